@@ -1,0 +1,55 @@
+"""``build(genome) -> torch.fx.GraphModule``: the only place a genome becomes torch.
+
+The generated module has a flat ``forward`` (``print(model.code)``) and parameters named by
+the genome's node paths (``layer1.0.conv1.weight``), so a genome that mirrors a torchvision
+model loads its ``state_dict`` directly.
+"""
+from __future__ import annotations
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+
+from nas.genome import Genome
+from nas.ops import OPS
+
+
+def build(genome: Genome) -> fx.GraphModule:
+    """Build the network of a (validated) genome. Forward takes ``N×C×H×W`` images."""
+    graph = genome.graph
+    root = nn.Module()
+    g = fx.Graph()
+    values: dict[int, fx.Node] = {0: g.placeholder("x")}
+    for n in graph.nodes[1:]:
+        spec = OPS.get(n.op)
+        made = spec.module(n.in_shapes, n.shape, n.args)
+        args = tuple(values[i] for i in n.inputs)
+        if made is None:  # identity
+            values[n.index] = args[0]
+            continue
+        if isinstance(made, tuple) and made[0] == "fn":
+            _, fn, extra = made
+            values[n.index] = g.call_function(fn, args + tuple(extra))
+            continue
+        _add_submodule(root, n.path, made)
+        values[n.index] = g.call_module(n.path, args)
+    g.output(values[graph.output])
+    cls = "".join(p.capitalize() for p in genome.name.replace("-", "_").split("_")) or "Genome"
+    return fx.GraphModule(root, g, class_name=cls if cls.isidentifier() else "Genome")
+
+
+def _add_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+    *parents, leaf = path.split(".")
+    mod = root
+    for p in parents:
+        if not hasattr(mod, p):
+            mod.add_module(p, nn.Module())
+        mod = getattr(mod, p)
+    mod.add_module(leaf, module)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = ["build", "count_params"]

@@ -1,0 +1,1 @@
+"""One module per ``nas`` subcommand (auto-discovered by :mod:`nas.cli`)."""

@@ -1,0 +1,48 @@
+"""``nas show NAME|FILE``: the per-layer cost table (output, memory, params, FLOPs)."""
+from __future__ import annotations
+
+from nas.commands._common import add_genome_args, genome_from_args, print_json
+from nas.cost import FOOTER, cost
+
+ORDER = 10
+_HIDDEN = {"act", "reg"}
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("show", help="per-layer cost table of a genome",
+                       description="Per-layer output C×H×W, activation memory, parameters and "
+                       "FLOPs (multiply-adds) computed from the genome alone, with totals.")
+    add_genome_args(p)
+    p.add_argument("--all", action="store_true", help="also list activation/dropout rows")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    g = genome_from_args(args)
+    report = cost(g)
+    if args.json:
+        d = report.to_dict()
+        d["hash"] = g.hash
+        print_json(d)
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+    from nas.ops import OPS
+    t = Table(title=f"{g.name}  input {'×'.join(map(str, g.input))}  classes {g.num_classes}",
+              caption=FOOTER, caption_justify="left")
+    for col, just in (("layer", "left"), ("op", "left"), ("output C×H×W", "right"),
+                      ("memory KB", "right"), ("params", "right"), ("MFLOP", "right")):
+        t.add_column(col, justify=just)
+    for layer in report.layers:
+        if not args.all and OPS.get(layer.op).category in _HIDDEN:
+            continue
+        t.add_row(layer.name, layer.op, "×".join(map(str, layer.out)), f"{layer.memory_kb:,.0f}",
+                  f"{layer.params:,}", f"{layer.flops / 1e6:,.1f}")
+    t.add_section()
+    t.add_row("total", "", "", f"{report.memory_kb:,.0f}", f"{report.params:,}",
+              f"{report.flops / 1e6:,.1f}")
+    Console(width=max(100, Console().width)).print(t)
+    print(f"hash {g.hash}   conv/linear multiply-adds {report.macs:,}   "
+          f"elementwise ops {report.elementwise:,}")
+    return 0

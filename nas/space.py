@@ -1,0 +1,113 @@
+"""The search-space contract: decisions, not modules.
+
+A space is an ordered list of named categorical :class:`Decision` s and a ``decode`` from an
+assignment (one choice per decision) to a :class:`~nas.genome.Genome`. Controllers see only the
+decision list; they never import torch modules of a network.
+"""
+from __future__ import annotations
+
+import abc
+import math
+import random
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Sequence
+
+from nas.errors import NasError
+from nas.genome import Genome
+
+Assignment = dict  # decision name -> chosen value (one of Decision.choices)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One categorical decision: a stable dotted ``name`` and its ``choices`` (JSON scalars)."""
+
+    name: str
+    choices: tuple
+
+    def __post_init__(self):
+        object.__setattr__(self, "choices", tuple(self.choices))
+        if len(self.choices) < 1 or len(set(map(repr, self.choices))) != len(self.choices):
+            raise ValueError(f"decision {self.name!r} needs distinct choices, got {self.choices!r}")
+
+    def index(self, value: Any) -> int:
+        for k, c in enumerate(self.choices):
+            if c == value and type(c) is type(value):
+                return k
+        for k, c in enumerate(self.choices):
+            if c == value:
+                return k
+        raise NotInSpaceError(f"{self.name}: {value!r} is not one of {list(self.choices)}")
+
+
+class NotInSpaceError(NasError):
+    """A genome or assignment that the space cannot express; the message names the decision."""
+
+
+class SearchSpace(abc.ABC):
+    """Subclasses define ``name``, ``decisions`` and ``decode``; ``encode`` where they can."""
+
+    name: str = "space"
+    description: str = ""
+
+    @property
+    @abc.abstractmethod
+    def decisions(self) -> Sequence[Decision]:
+        ...
+
+    @abc.abstractmethod
+    def decode(self, assignment: Mapping[str, Any]) -> Genome:
+        """The genome of a complete assignment (always valid for a valid assignment)."""
+
+    def encode(self, genome: Genome) -> Assignment | None:
+        """The assignment whose decode hashes equal to ``genome``; None if not in the space."""
+        return None
+
+    def fixed_points(self) -> dict[str, Genome]:
+        """Named classic genomes that lie in this space (decode(encode(g)) == g by hash)."""
+        return {}
+
+    # ------------------------------------------------------------------ generic helpers
+    def check(self, assignment: Mapping[str, Any]) -> Assignment:
+        """Validate an assignment: every decision present with an allowed value, nothing else."""
+        if not isinstance(assignment, Mapping):
+            raise NotInSpaceError(f"{self.name}: an assignment must be a mapping")
+        names = [d.name for d in self.decisions]
+        extra = set(assignment) - set(names)
+        if extra:
+            raise NotInSpaceError(f"{self.name}: unknown decision(s) {sorted(extra)}")
+        out = {}
+        for d in self.decisions:
+            if d.name not in assignment:
+                raise NotInSpaceError(f"{self.name}: decision {d.name!r} is missing")
+            out[d.name] = d.choices[d.index(assignment[d.name])]
+        return out
+
+    def sample(self, rng: random.Random) -> Assignment:
+        return {d.name: d.choices[rng.randrange(len(d.choices))] for d in self.decisions}
+
+    def size(self) -> int:
+        """Number of assignments (not all distinct networks; see :meth:`distinct`)."""
+        return math.prod(len(d.choices) for d in self.decisions)
+
+    def distinct(self) -> int | None:
+        """Number of distinct networks (by hash) where computable, else None."""
+        return None
+
+    def neighbours(self, assignment: Mapping[str, Any]) -> Iterator[Assignment]:
+        """Every assignment that differs from ``assignment`` in exactly one decision."""
+        for d in self.decisions:
+            for c in d.choices:
+                if c != assignment[d.name]:
+                    yield {**assignment, d.name: c}
+
+    def to_indices(self, assignment: Mapping[str, Any]) -> list[int]:
+        return [d.index(assignment[d.name]) for d in self.decisions]
+
+    def from_indices(self, idx: Sequence[int]) -> Assignment:
+        return {d.name: d.choices[k] for d, k in zip(self.decisions, idx)}
+
+    def describe(self) -> dict:
+        return {"name": self.name, "description": self.description,
+                "decisions": len(self.decisions), "size": self.size(),
+                "distinct": self.distinct()}

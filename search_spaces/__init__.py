@@ -1,0 +1,4 @@
+"""Search spaces and the classic networks as genomes (registries ``NETS`` and ``SPACES``)."""
+from search_spaces.nets import NETS, get_net, list_nets
+
+__all__ = ["NETS", "get_net", "list_nets"]

@@ -1,0 +1,23 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):
+    """Run ``nas ARGS`` as a user types it; returns CompletedProcess (text)."""
+    e = {**os.environ, **(env or {})}
+    exe = Path(sys.executable).parent / "nas"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nas"]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=timeout, env=e)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
