@@ -10,13 +10,24 @@ from results. The caller owns the loop::
 
 Controllers see only the decision list (and may call ``space.decode`` to hash for dedup); they
 never build or train networks.
+
+Subclasses implement two hooks and let the base class do the bookkeeping:
+``propose() -> assignment`` (called by ``ask`` when the warm-start queue is empty) and
+``observe(assignment, result, reward)`` (called by ``tell``). ``ask`` validates, counts and
+records the in-flight assignment (``pending``); ``tell`` validates, removes it from ``pending``
+(an assignment that was never asked — e.g. a completed trial replayed from the experiment store
+on resume — is accepted too) and computes the reward once. Options are a small dataclass
+(``Options``) checked by :func:`controllers.options.make_options`.
 """
 from __future__ import annotations
 
 import abc
+import json
 import math
+import random
 from typing import Any, Callable, Mapping
 
+from controllers.options import NoOptions, make_options
 from nas.registry import Registry
 from nas.result import Result
 from nas.space import Assignment, SearchSpace
@@ -29,42 +40,109 @@ def accuracy_reward(result: Result) -> float:
     return float(result.get("accuracy", 0.0)) if result.ok else 0.0
 
 
+def assignment_key(assignment: Mapping[str, Any]) -> str:
+    """A canonical string for an assignment (sorted JSON): equal assignments, equal keys."""
+    return json.dumps(dict(assignment), sort_keys=True, default=repr)
+
+
+def rng_state(rng: random.Random) -> list:
+    """``random.Random`` state as JSON data (see :func:`set_rng_state`)."""
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def set_rng_state(rng: random.Random, state: list) -> None:
+    version, internal, gauss = state
+    rng.setstate((version, tuple(internal), gauss))
+
+
 class Controller(abc.ABC):
-    """Base class. Subclasses implement ``ask``/``tell`` and extend the state methods."""
+    """Base class. Subclasses implement ``propose``/``observe`` (or override ``ask``/``tell``)
+    and extend ``state_dict``/``load_state_dict`` with their own state."""
 
     name: str = "controller"
+    description: str = ""
+    Options: type = NoOptions
 
-    def __init__(self, space: SearchSpace, *, seed: int = 0, reward: RewardFn = accuracy_reward):
+    def __init__(self, space: SearchSpace, *, seed: int = 0, reward: RewardFn = accuracy_reward,
+                 **options: Any):
         self.space = space
         self.seed = seed
         self.reward = reward
+        self.options = make_options(self.Options, options, self.name)
         self.n_asked = 0
         self.n_told = 0
+        self._queue: list[Assignment] = []
+        self._pending: dict[str, list[Assignment]] = {}
+        self._hashes: dict[str, str] = {}
 
-    @abc.abstractmethod
+    # ------------------------------------------------------------------ the interface
     def ask(self) -> Assignment:
-        """Propose the next assignment to evaluate."""
+        """Propose the next assignment to evaluate: the warm-start queue first, then ``propose``."""
+        queued = self._pop_queue()
+        a = self.space.check(queued) if queued is not None else self.propose()
+        self.n_asked += 1
+        self._pending.setdefault(assignment_key(a), []).append(a)
+        return dict(a)
 
-    @abc.abstractmethod
     def tell(self, assignment: Mapping[str, Any], result: Result) -> None:
         """Report the result of an assignment (ok, failed or pruned)."""
+        if not isinstance(result, Result):
+            raise TypeError(f"tell() needs a nas.result.Result, got {type(result).__name__}")
+        a = self.space.check(assignment)
+        key = assignment_key(a)
+        if key in self._pending:
+            self._pending[key].pop()
+            if not self._pending[key]:
+                del self._pending[key]
+        self.n_told += 1
+        self.observe(a, result, finite(float(self.reward(result))))
+
+    def propose(self) -> Assignment:
+        raise NotImplementedError(f"{type(self).__name__} implements neither ask nor propose")
+
+    def observe(self, assignment: Assignment, result: Result, reward: float) -> None:
+        raise NotImplementedError(f"{type(self).__name__} implements neither tell nor observe")
+
+    @property
+    def pending(self) -> list[Assignment]:
+        """Assignments asked and not yet told (in flight), oldest first."""
+        return [dict(a) for v in self._pending.values() for a in v]
 
     def warm_start(self, assignments: list[Assignment]) -> None:
         """Assignments (e.g. encoded classic nets) to propose first. Default: queue them."""
-        self._queue = list(getattr(self, "_queue", [])) + [dict(a) for a in assignments]
+        self._queue = list(getattr(self, "_queue", [])) + [
+            self.space.check(a) for a in assignments]
 
     def _pop_queue(self) -> Assignment | None:
         q = getattr(self, "_queue", None)
         return q.pop(0) if q else None
 
+    # ------------------------------------------------------------------ helpers for subclasses
+    def genome_hash(self, assignment: Mapping[str, Any]) -> str:
+        """``space.decode(assignment).hash`` (memoised): the identity used for dedup."""
+        key = assignment_key(assignment)
+        h = self._hashes.get(key)
+        if h is None:
+            h = self._hashes[key] = self.space.decode(assignment).hash
+        return h
+
+    # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
         return {"name": self.name, "seed": self.seed, "n_asked": self.n_asked,
-                "n_told": self.n_told, "queue": list(getattr(self, "_queue", []))}
+                "n_told": self.n_told, "queue": list(getattr(self, "_queue", [])),
+                "pending": self.pending}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state.get("name", self.name) != self.name:
+            from nas.errors import NasError
+            raise NasError(f"state is for controller {state['name']!r}, not {self.name!r}")
         self.n_asked = state["n_asked"]
         self.n_told = state["n_told"]
         self._queue = list(state.get("queue", []))
+        self._pending = {}
+        for a in state.get("pending", []):
+            self._pending.setdefault(assignment_key(a), []).append(dict(a))
 
 
 CONTROLLERS: Registry[type[Controller]] = Registry("controller")
