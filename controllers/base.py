@@ -28,6 +28,7 @@ import random
 from typing import Any, Callable, Mapping
 
 from controllers.options import NoOptions, make_options
+from nas.errors import NasError
 from nas.registry import Registry
 from nas.result import Result
 from nas.space import Assignment, SearchSpace
@@ -135,7 +136,6 @@ class Controller(abc.ABC):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if state.get("name", self.name) != self.name:
-            from nas.errors import NasError
             raise NasError(f"state is for controller {state['name']!r}, not {self.name!r}")
         self.n_asked = state["n_asked"]
         self.n_told = state["n_told"]
