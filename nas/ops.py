@@ -212,81 +212,12 @@ op("dwconv", "conv", _DW_PARAMS,
 
 
 class _Lazy:
-    """Torch module classes defined on first use, so this file imports without torch."""
-    _cache: dict = {}
+    """Torch module classes from :mod:`nas.modules`, imported on first use (ops stay torch-free)."""
 
-    @classmethod
-    def get(cls, name: str):
-        if name not in cls._cache:
-            cls._cache[name] = _define_modules()[name]
-        return cls._cache[name]
-
-
-def _define_modules() -> dict:
-    import torch
-    import torch.nn as nn
-
-    class SeparableConv2d(nn.Module):
-        """Depthwise k×k then pointwise 1×1 (no activation between, as in Xception/NASNet)."""
-
-        def __init__(self, in_ch, out_ch, kernel, stride, padding, dilation, bias):
-            super().__init__()
-            self.depthwise = nn.Conv2d(in_ch, in_ch, kernel, stride, padding, dilation, in_ch,
-                                       bias=bias)
-            self.pointwise = nn.Conv2d(in_ch, out_ch, 1, bias=bias)
-
-        def forward(self, x):
-            return self.pointwise(self.depthwise(x))
-
-    class FactorizedConv2d(nn.Module):
-        """1×n conv then n×1 conv (Inception-v3 / NASNet factorisation)."""
-
-        def __init__(self, in_ch, out_ch, n, stride, bias):
-            super().__init__()
-            self.conv_1xn = nn.Conv2d(in_ch, out_ch, (1, n), (1, stride), (0, n // 2), bias=bias)
-            self.conv_nx1 = nn.Conv2d(out_ch, out_ch, (n, 1), (stride, 1), (n // 2, 0), bias=bias)
-
-        def forward(self, x):
-            return self.conv_nx1(self.conv_1xn(x))
-
-    class SqueezeExcite(nn.Module):
-        """x · gate(fc2(act(fc1(mean_hw(x))))) — parameter names as torchvision's SqueezeExcitation."""
-
-        def __init__(self, ch, squeeze_ch, act, gate):
-            super().__init__()
-            self.fc1 = nn.Conv2d(ch, squeeze_ch, 1)
-            self.fc2 = nn.Conv2d(squeeze_ch, ch, 1)
-            self.activation = {"relu": nn.ReLU(), "silu": nn.SiLU()}[act]
-            self.scale_activation = {"sigmoid": nn.Sigmoid(), "hardsigmoid": nn.Hardsigmoid()}[gate]
-
-        def forward(self, x):
-            s = x.mean((2, 3), keepdim=True)
-            return x * self.scale_activation(self.fc2(self.activation(self.fc1(s))))
-
-    class ChannelShuffle(nn.Module):
-        def __init__(self, groups):
-            super().__init__()
-            self.groups = groups
-
-        def forward(self, x):
-            n, c, h, w = x.shape
-            x = x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2)
-            return x.reshape(n, c, h, w)
-
-    class Zero(nn.Module):
-        def __init__(self, stride, out_ch):
-            super().__init__()
-            self.stride, self.out_ch = stride, out_ch
-
-        def forward(self, x):
-            x = x[:, :, ::self.stride, ::self.stride]
-            if self.out_ch is not None and self.out_ch != x.shape[1]:
-                return x.new_zeros(x.shape[0], self.out_ch, x.shape[2], x.shape[3])
-            return x.mul(0.0)
-
-    return {"SeparableConv2d": SeparableConv2d, "FactorizedConv2d": FactorizedConv2d,
-            "SqueezeExcite": SqueezeExcite, "ChannelShuffle": ChannelShuffle, "Zero": Zero,
-            "torch": torch}
+    @staticmethod
+    def get(name: str):
+        import nas.modules
+        return getattr(nas.modules, name)
 
 
 def _sep_infer(i, a):
@@ -459,7 +390,7 @@ op("dropout", "reg", {"p": Param("float", 0.5)}, infer=_same,
    make=lambda i, o, a: __import__("torch.nn", fromlist=["nn"]).Dropout(a["p"]),
    doc="dropout")
 op("flatten", "shape", {}, infer=lambda i, a: (_numel(i[0]),),
-   make=lambda i, o, a: ("fn", _flatten, ()), doc="flatten C×H×W to a vector")
+   make=lambda i, o, a: ("fn", _fn("flatten"), ()), doc="flatten C×H×W to a vector")
 op("identity", "shape", {}, infer=_same, make=lambda i, o, a: None, doc="identity")
 
 
@@ -482,7 +413,7 @@ def _add_infer(i, a):
 
 
 op("add", "merge", {}, arity=(2, None), infer=_add_infer,
-   make=lambda i, o, a: ("fn", _add, ()), doc="element-wise sum")
+   make=lambda i, o, a: ("fn", _fn("add"), ()), doc="element-wise sum")
 
 
 def _concat_infer(i, a):
@@ -494,7 +425,7 @@ def _concat_infer(i, a):
 
 
 op("concat", "merge", {}, arity=(1, None), infer=_concat_infer,
-   make=lambda i, o, a: ("fn", _cat, ()), doc="concatenate along channels")
+   make=lambda i, o, a: ("fn", _fn("cat"), ()), doc="concatenate along channels")
 
 
 def _mul_infer(i, a):
@@ -505,7 +436,7 @@ def _mul_infer(i, a):
 
 
 op("mul", "merge", {}, arity=(2, 2), infer=_mul_infer,
-   make=lambda i, o, a: ("fn", _mul, ()), doc="element-wise product (gating)")
+   make=lambda i, o, a: ("fn", _fn("mul"), ()), doc="element-wise product (gating)")
 
 
 def _shuffle_infer(i, a):
@@ -528,7 +459,7 @@ def _slice_infer(i, a):
 
 
 op("channel_slice", "shape", {"start": Param("int"), "end": Param("int")}, infer=_slice_infer,
-   make=lambda i, o, a: ("fn", _channel_slice, (a["start"], a["end"])),
+   make=lambda i, o, a: ("fn", _fn("channel_slice"), (a["start"], a["end"])),
    doc="channels [start:end] (ShuffleNet v2 split)")
 
 
@@ -552,27 +483,8 @@ op("se", "other",
 
 
 # --------------------------------------------------------------------------- functions used by
-# the generated forward (module-level so torch.fx can name them in generated code)
+# the generated forward: they live in nas.modules (torch); these thin names resolve lazily.
 
-def _flatten(x):
-    return x.flatten(1)
-
-
-def _add(*xs):
-    out = xs[0]
-    for x in xs[1:]:
-        out = out + x
-    return out
-
-
-def _cat(*xs):
-    import torch
-    return xs[0] if len(xs) == 1 else torch.cat(xs, 1)
-
-
-def _mul(x, g):
-    return x * g
-
-
-def _channel_slice(x, start, end):
-    return x[:, start:end]
+def _fn(name: str):
+    import nas.modules
+    return getattr(nas.modules, name)
