@@ -10,8 +10,16 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
+import nas.modules
 from nas.genome import Genome
-from nas.ops import OPS
+from nas.ops import OPS, Fn, Mod
+
+
+def instantiate(spec: Mod) -> nn.Module:
+    """Construct the module an op describes (``nn.X`` from torch.nn, else from nas.modules)."""
+    owner, _, name = spec.cls.rpartition(".")
+    cls = getattr(nn if owner == "nn" else nas.modules, name)
+    return cls(*spec.args, **spec.kwargs)
 
 
 def build(genome: Genome) -> fx.GraphModule:
@@ -27,11 +35,10 @@ def build(genome: Genome) -> fx.GraphModule:
         if made is None:  # identity
             values[n.index] = args[0]
             continue
-        if isinstance(made, tuple) and made[0] == "fn":
-            _, fn, extra = made
-            values[n.index] = g.call_function(fn, args + tuple(extra))
+        if isinstance(made, Fn):
+            values[n.index] = g.call_function(getattr(nas.modules, made.name), args + made.extra)
             continue
-        _add_submodule(root, n.path, made)
+        _add_submodule(root, n.path, instantiate(made))
         values[n.index] = g.call_module(n.path, args)
     g.output(values[graph.output])
     cls = "".join(p.capitalize() for p in genome.name.replace("-", "_").split("_")) or "Genome"

@@ -6,7 +6,8 @@ multiply-adds (what ``FlopCounterMode`` counts, ÷2); ``flops`` adds the lecture
 convention (output elements × window) to that. Element-wise ops (BN, activations, add, …) cost
 0 FLOPs by that convention and are reported separately as ``elementwise``.
 
-Only :func:`OpSpec.module` touches torch, and imports it lazily, so genomes stay torch-free.
+Ops never import torch: ``make`` returns a :class:`Mod` / :class:`Fn` description that the
+builder instantiates (and the exporter writes out as source).
 """
 from __future__ import annotations
 
@@ -19,6 +20,24 @@ from nas.registry import Registry
 Shape = tuple
 
 REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Mod:
+    """How to construct an op's module: ``cls`` is ``nn.<Name>`` (torch.nn) or the name of a
+    class in :mod:`nas.modules`. The builder instantiates it; the exporter writes it as code."""
+
+    cls: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fn:
+    """A function of :mod:`nas.modules` applied to the op's inputs, then ``extra`` args."""
+
+    name: str
+    extra: tuple = ()
 
 
 class OpShapeError(ValueError):
@@ -43,7 +62,7 @@ class OpSpec:
     n_params: Callable[[Sequence[Shape], Shape, dict], int] = lambda i, o, a: 0
     macs: Callable[[Sequence[Shape], Shape, dict], int] = lambda i, o, a: 0
     pool_flops: Callable[[Sequence[Shape], Shape, dict], int] = lambda i, o, a: 0
-    make: Callable[[Sequence[Shape], Shape, dict], Any] | None = None
+    make: Callable[[Sequence[Shape], Shape, dict], "Mod | Fn | None"] | None = None
     doc: str = ""
 
     def resolve_args(self, args: Mapping[str, Any]) -> dict:
@@ -63,8 +82,8 @@ class OpSpec:
                 out[k] = _check_kind(self.name, k, p, p.default)
         return out
 
-    def module(self, in_shapes: Sequence[Shape], out_shape: Shape, args: dict):
-        """A torch module (or ``("fn", callable, extra_args)``) computing this op."""
+    def module(self, in_shapes: Sequence[Shape], out_shape: Shape, args: dict) -> "Mod | Fn | None":
+        """How to compute this op: a module to construct, a function to call, or None (identity)."""
         if self.make is None:
             raise NotImplementedError(self.name)
         return self.make(in_shapes, out_shape, args)
@@ -181,9 +200,8 @@ def _conv_infer(i, a):
 
 
 def _conv_make(i, o, a):
-    import torch.nn as nn
-    return nn.Conv2d(i[0][0], a["out_ch"], a["kernel"], a["stride"], _pad(a), a["dilation"],
-                     a["groups"], a["bias"])
+    return Mod("nn.Conv2d", (i[0][0], a["out_ch"], a["kernel"], a["stride"], _pad(a),
+                             a["dilation"], a["groups"], a["bias"]))
 
 
 op("conv", "conv", _CONV_PARAMS, infer=_conv_infer,
@@ -198,10 +216,9 @@ _DW_PARAMS = {"kernel": Param("int2", 3), "stride": Param("int2", 1),
 
 
 def _dw_make(i, o, a):
-    import torch.nn as nn
     c = i[0][0]
-    return nn.Conv2d(c, c * a["multiplier"], a["kernel"], a["stride"], _pad(a), a["dilation"],
-                     c, a["bias"])
+    return Mod("nn.Conv2d", (c, c * a["multiplier"], a["kernel"], a["stride"], _pad(a),
+                             a["dilation"], c, a["bias"]))
 
 
 op("dwconv", "conv", _DW_PARAMS,
@@ -209,15 +226,6 @@ op("dwconv", "conv", _DW_PARAMS,
    n_params=lambda i, o, a: o[0] * math.prod(a["kernel"]) + (o[0] if a["bias"] else 0),
    macs=lambda i, o, a: _numel(o) * math.prod(a["kernel"]),
    make=_dw_make, doc="depthwise convolution (groups = in_ch)")
-
-
-class _Lazy:
-    """Torch module classes from :mod:`nas.modules`, imported on first use (ops stay torch-free)."""
-
-    @staticmethod
-    def get(name: str):
-        import nas.modules
-        return getattr(nas.modules, name)
 
 
 def _sep_infer(i, a):
@@ -233,8 +241,8 @@ op("sepconv", "conv",
    n_params=lambda i, o, a: i[0][0] * math.prod(a["kernel"]) + i[0][0] * o[0]
    + ((i[0][0] + o[0]) if a["bias"] else 0),
    macs=lambda i, o, a: o[1] * o[2] * i[0][0] * math.prod(a["kernel"]) + _numel(o) * i[0][0],
-   make=lambda i, o, a: _Lazy.get("SeparableConv2d")(
-       i[0][0], a["out_ch"], a["kernel"], a["stride"], _pad(a), a["dilation"], a["bias"]),
+   make=lambda i, o, a: Mod("SeparableConv2d", (i[0][0], a["out_ch"], a["kernel"], a["stride"],
+                                                 _pad(a), a["dilation"], a["bias"])),
    doc="depthwise-separable conv: depthwise k×k then pointwise 1×1")
 
 
@@ -260,8 +268,8 @@ op("fconv", "conv",
    infer=_fconv_infer,
    n_params=lambda i, o, a: a["n"] * (i[0][0] + o[0]) * o[0] + (2 * o[0] if a["bias"] else 0),
    macs=_fconv_macs,
-   make=lambda i, o, a: _Lazy.get("FactorizedConv2d")(i[0][0], a["out_ch"], a["n"],
-                                                       a["stride"], a["bias"]),
+   make=lambda i, o, a: Mod("FactorizedConv2d", (i[0][0], a["out_ch"], a["n"], a["stride"],
+                                                  a["bias"])),
    doc="factorized conv: 1×n (stride 1×s) then n×1 (stride s×1)")
 
 
@@ -287,12 +295,12 @@ def _pool_infer(i, a):
 
 def _pool_make(kind):
     def make(i, o, a):
-        import torch.nn as nn
         stride = a["stride"] or a["kernel"]
         if kind == "max":
-            return nn.MaxPool2d(a["kernel"], stride, a["padding"], ceil_mode=a["ceil_mode"])
-        return nn.AvgPool2d(a["kernel"], stride, a["padding"], ceil_mode=a["ceil_mode"],
-                            count_include_pad=a["count_include_pad"])
+            return Mod("nn.MaxPool2d", (a["kernel"], stride, a["padding"]),
+                       {"ceil_mode": a["ceil_mode"]})
+        return Mod("nn.AvgPool2d", (a["kernel"], stride, a["padding"]),
+                   {"ceil_mode": a["ceil_mode"], "count_include_pad": a["count_include_pad"]})
     return make
 
 
@@ -317,15 +325,15 @@ def _adaptive_infer(i, a):
 
 op("adaptive_avgpool", "pool", {"size": Param("int2", 1)}, infer=_adaptive_infer,
    pool_flops=lambda i, o, a: o[0] * _adaptive_windows(i[0][1], o[1]) * _adaptive_windows(i[0][2], o[2]),
-   make=lambda i, o, a: __import__("torch.nn", fromlist=["nn"]).AdaptiveAvgPool2d(a["size"]),
+   make=lambda i, o, a: Mod("nn.AdaptiveAvgPool2d", (a["size"],)),
    doc="adaptive average pooling to a fixed H×W (torchvision's avgpool)")
 op("gap", "pool", {}, infer=lambda i, a: (_spatial(i[0], "gap")[0], 1, 1),
    pool_flops=lambda i, o, a: _numel(i[0]),
-   make=lambda i, o, a: __import__("torch.nn", fromlist=["nn"]).AdaptiveAvgPool2d(1),
+   make=lambda i, o, a: Mod("nn.AdaptiveAvgPool2d", (1,)),
    doc="global average pooling to C×1×1")
 op("gmp", "pool", {}, infer=lambda i, a: (_spatial(i[0], "gmp")[0], 1, 1),
    pool_flops=lambda i, o, a: _numel(i[0]),
-   make=lambda i, o, a: __import__("torch.nn", fromlist=["nn"]).AdaptiveMaxPool2d(1),
+   make=lambda i, o, a: Mod("nn.AdaptiveMaxPool2d", (1,)),
    doc="global max pooling to C×1×1")
 
 
@@ -339,14 +347,12 @@ op("bn", "norm", {"eps": Param("float", 1e-5), "momentum": Param("float", 0.1),
                   "affine": Param("bool", True)},
    infer=lambda i, a: tuple(_spatial(i[0], "bn")),
    n_params=lambda i, o, a: 2 * i[0][0] if a["affine"] else 0,
-   make=lambda i, o, a: __import__("torch.nn", fromlist=["nn"]).BatchNorm2d(
-       i[0][0], a["eps"], a["momentum"], a["affine"]),
+   make=lambda i, o, a: Mod("nn.BatchNorm2d", (i[0][0], a["eps"], a["momentum"], a["affine"])),
    doc="batch normalisation")
 op("lrn", "norm", {"size": Param("int", 5), "alpha": Param("float", 1e-4),
                    "beta": Param("float", 0.75), "k": Param("float", 2.0)},
    infer=lambda i, a: tuple(_spatial(i[0], "lrn")),
-   make=lambda i, o, a: __import__("torch.nn", fromlist=["nn"]).LocalResponseNorm(
-       a["size"], a["alpha"], a["beta"], a["k"]),
+   make=lambda i, o, a: Mod("nn.LocalResponseNorm", (a["size"], a["alpha"], a["beta"], a["k"])),
    doc="local response normalisation (AlexNet)")
 
 
@@ -354,18 +360,19 @@ op("lrn", "norm", {"size": Param("int", 5), "alpha": Param("float", 1e-4),
 
 def _act(name, factory, params=None, doc=""):
     op(name, "act", params or {}, infer=_same,
-       make=lambda i, o, a: factory(__import__("torch.nn", fromlist=["nn"]), a), doc=doc)
+       make=lambda i, o, a: factory(a), doc=doc)
 
 
-_act("relu", lambda nn, a: nn.ReLU(inplace=True), doc="ReLU")
-_act("relu6", lambda nn, a: nn.ReLU6(inplace=True), doc="ReLU6 (MobileNet)")
-_act("leaky_relu", lambda nn, a: nn.LeakyReLU(a["slope"], inplace=True),
+_INPLACE = {"inplace": True}
+_act("relu", lambda a: Mod("nn.ReLU", (), _INPLACE), doc="ReLU")
+_act("relu6", lambda a: Mod("nn.ReLU6", (), _INPLACE), doc="ReLU6 (MobileNet)")
+_act("leaky_relu", lambda a: Mod("nn.LeakyReLU", (a["slope"],), _INPLACE),
      {"slope": Param("float", 0.01)}, doc="LeakyReLU")
-_act("sigmoid", lambda nn, a: nn.Sigmoid(), doc="sigmoid")
-_act("tanh", lambda nn, a: nn.Tanh(), doc="tanh")
-_act("hardswish", lambda nn, a: nn.Hardswish(inplace=True), doc="hard-swish (MobileNetV3)")
-_act("hardsigmoid", lambda nn, a: nn.Hardsigmoid(inplace=True), doc="hard-sigmoid")
-_act("silu", lambda nn, a: nn.SiLU(inplace=True), doc="SiLU / swish (EfficientNet)")
+_act("sigmoid", lambda a: Mod("nn.Sigmoid"), doc="sigmoid")
+_act("tanh", lambda a: Mod("nn.Tanh"), doc="tanh")
+_act("hardswish", lambda a: Mod("nn.Hardswish", (), _INPLACE), doc="hard-swish (MobileNetV3)")
+_act("hardsigmoid", lambda a: Mod("nn.Hardsigmoid", (), _INPLACE), doc="hard-sigmoid")
+_act("silu", lambda a: Mod("nn.SiLU", (), _INPLACE), doc="SiLU / swish (EfficientNet)")
 
 
 # --------------------------------------------------------------------------- dense / shape
@@ -383,14 +390,13 @@ op("linear", "linear", {"out_ch": Param("int"), "bias": Param("bool", True)},
    infer=_linear_infer,
    n_params=lambda i, o, a: i[0][0] * o[0] + (o[0] if a["bias"] else 0),
    macs=lambda i, o, a: i[0][0] * o[0],
-   make=lambda i, o, a: __import__("torch.nn", fromlist=["nn"]).Linear(i[0][0], a["out_ch"],
-                                                                      a["bias"]),
+   make=lambda i, o, a: Mod("nn.Linear", (i[0][0], a["out_ch"], a["bias"])),
    doc="fully connected layer (FLOPs = in·out)")
 op("dropout", "reg", {"p": Param("float", 0.5)}, infer=_same,
-   make=lambda i, o, a: __import__("torch.nn", fromlist=["nn"]).Dropout(a["p"]),
+   make=lambda i, o, a: Mod("nn.Dropout", (a["p"],)),
    doc="dropout")
 op("flatten", "shape", {}, infer=lambda i, a: (_numel(i[0]),),
-   make=lambda i, o, a: ("fn", _fn("flatten"), ()), doc="flatten C×H×W to a vector")
+   make=lambda i, o, a: Fn("flatten"), doc="flatten C×H×W to a vector")
 op("identity", "shape", {}, infer=_same, make=lambda i, o, a: None, doc="identity")
 
 
@@ -401,7 +407,7 @@ def _zero_infer(i, a):
 
 
 op("zero", "shape", {"stride": Param("int", 1), "out_ch": Param("int", None)}, infer=_zero_infer,
-   make=lambda i, o, a: _Lazy.get("Zero")(a["stride"], a["out_ch"]),
+   make=lambda i, o, a: Mod("Zero", (a["stride"], a["out_ch"])),
    doc="zeros (the 'none' edge of cell spaces)")
 
 
@@ -413,7 +419,7 @@ def _add_infer(i, a):
 
 
 op("add", "merge", {}, arity=(2, None), infer=_add_infer,
-   make=lambda i, o, a: ("fn", _fn("add"), ()), doc="element-wise sum")
+   make=lambda i, o, a: Fn("add"), doc="element-wise sum")
 
 
 def _concat_infer(i, a):
@@ -425,7 +431,7 @@ def _concat_infer(i, a):
 
 
 op("concat", "merge", {}, arity=(1, None), infer=_concat_infer,
-   make=lambda i, o, a: ("fn", _fn("cat"), ()), doc="concatenate along channels")
+   make=lambda i, o, a: Fn("cat"), doc="concatenate along channels")
 
 
 def _mul_infer(i, a):
@@ -436,7 +442,7 @@ def _mul_infer(i, a):
 
 
 op("mul", "merge", {}, arity=(2, 2), infer=_mul_infer,
-   make=lambda i, o, a: ("fn", _fn("mul"), ()), doc="element-wise product (gating)")
+   make=lambda i, o, a: Fn("mul"), doc="element-wise product (gating)")
 
 
 def _shuffle_infer(i, a):
@@ -447,7 +453,7 @@ def _shuffle_infer(i, a):
 
 
 op("channel_shuffle", "shape", {"groups": Param("int")}, infer=_shuffle_infer,
-   make=lambda i, o, a: _Lazy.get("ChannelShuffle")(a["groups"]),
+   make=lambda i, o, a: Mod("ChannelShuffle", (a["groups"],)),
    doc="ShuffleNet channel shuffle")
 
 
@@ -459,7 +465,7 @@ def _slice_infer(i, a):
 
 
 op("channel_slice", "shape", {"start": Param("int"), "end": Param("int")}, infer=_slice_infer,
-   make=lambda i, o, a: ("fn", _fn("channel_slice"), (a["start"], a["end"])),
+   make=lambda i, o, a: Fn("channel_slice", (a["start"], a["end"])),
    doc="channels [start:end] (ShuffleNet v2 split)")
 
 
@@ -478,13 +484,5 @@ op("se", "other",
    n_params=lambda i, o, a: 2 * i[0][0] * a["squeeze_ch"] + a["squeeze_ch"] + i[0][0],
    macs=lambda i, o, a: 2 * i[0][0] * a["squeeze_ch"],
    pool_flops=lambda i, o, a: _numel(i[0]),
-   make=lambda i, o, a: _Lazy.get("SqueezeExcite")(i[0][0], a["squeeze_ch"], a["act"], a["gate"]),
+   make=lambda i, o, a: Mod("SqueezeExcite", (i[0][0], a["squeeze_ch"], a["act"], a["gate"])),
    doc="squeeze-and-excitation: global pool, 1×1 fc, act, 1×1 fc, gate, scale")
-
-
-# --------------------------------------------------------------------------- functions used by
-# the generated forward: they live in nas.modules (torch); these thin names resolve lazily.
-
-def _fn(name: str):
-    import nas.modules
-    return getattr(nas.modules, name)
