@@ -1,0 +1,56 @@
+"""``nas export DIR|NAME|FILE --format pt|torchscript|onnx|py --out PATH``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from nas.commands._common import parse_input, resolve_genome
+from nas.errors import NasError
+
+ORDER = 60
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("export", help="export a genome's network (checkpoint, TorchScript, ONNX, .py)",
+                       description="Export the best genome of an experiment directory, or a "
+                       "named/file genome, as a state-dict checkpoint (pt), TorchScript, ONNX or a "
+                       "standalone Python module that needs only torch (py).")
+    p.add_argument("source", metavar="DIR|NAME|FILE")
+    p.add_argument("--format", required=True, choices=("pt", "torchscript", "onnx", "py"))
+    p.add_argument("--out", required=True, metavar="PATH")
+    p.add_argument("--weights", metavar="CKPT", help="a checkpoint from `nas train --out` / "
+                   "`nas build --out` / `nas export --format pt` to take the weights from")
+    p.add_argument("--input", metavar="CxHxW")
+    p.add_argument("--classes", type=int, metavar="K")
+    p.set_defaults(func=run)
+
+
+def source_genome(ref: str, input=None, classes=None):
+    """(genome, checkpoint path or None) from an experiment dir, a net name or a genome file."""
+    p = Path(ref)
+    if p.is_dir():
+        from evaluators.store import best_genome_of
+        genome, ckpt = best_genome_of(p)
+        if input is not None:
+            genome = genome.with_input(input)
+        if classes is not None:
+            genome = genome.with_classes(classes)
+        return genome, ckpt
+    return resolve_genome(ref, input, classes), None
+
+
+def run(args) -> int:
+    from nas.export import export, load_checkpoint
+    genome, ckpt = source_genome(args.source, parse_input(args.input), args.classes)
+    weights = args.weights or ckpt
+    state = None
+    if weights:
+        g2, model = load_checkpoint(weights)
+        if g2.hash != genome.hash:
+            raise NasError(f"--weights {weights!r} holds genome {g2.name} ({g2.hash}), "
+                           f"not {genome.name} ({genome.hash})")
+        state = model.state_dict()
+    files = export(genome, args.format, args.out, state)
+    print(f"exported {genome.name} ({genome.hash}) as {args.format}"
+          f"{' with weights from ' + str(weights) if weights else ' (untrained weights)'}: "
+          + ", ".join(map(str, files)))
+    return 0
