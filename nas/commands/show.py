@@ -15,12 +15,33 @@ def add_parser(sub) -> None:
     add_genome_args(p)
     p.add_argument("--all", action="store_true", help="also list activation/dropout rows")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--dot", metavar="FILE", help="also write the graph as Graphviz DOT")
+    p.add_argument("--draw", metavar="PNG", help="also draw the distinct cells into a PNG")
     p.set_defaults(func=run)
+
+
+def write_pictures(g, dot: str | None, png: str | None) -> list[str]:
+    """Write the DOT text and/or the drawing of ``g``; returns what was written."""
+    from pathlib import Path
+    from nas.draw import draw, to_dot
+    from nas.errors import NasError
+    out = []
+    for target in (dot, png):
+        if target and not Path(target).resolve().parent.is_dir():
+            raise NasError(f"cannot write {target!r}: its directory does not exist")
+    if dot:
+        Path(dot).write_text(to_dot(g))
+        out.append(dot)
+    if png:
+        draw(g, png)
+        out.append(png)
+    return out
 
 
 def run(args) -> int:
     g = genome_from_args(args)
     report = cost(g)
+    written = write_pictures(g, args.dot, args.draw)
     if args.json:
         d = report.to_dict()
         d["hash"] = g.hash
@@ -45,4 +66,6 @@ def run(args) -> int:
     Console(width=max(100, Console().width)).print(t)
     print(f"hash {g.hash}   conv/linear multiply-adds {report.macs:,}   "
           f"elementwise ops {report.elementwise:,}")
+    for w in written:
+        print(f"wrote {w}")
     return 0
