@@ -41,8 +41,24 @@ def build(genome: Genome) -> fx.GraphModule:
         _add_submodule(root, n.path, instantiate(made))
         values[n.index] = g.call_module(n.path, args)
     g.output(values[graph.output])
+    _safe_inplace(root, g)
     cls = "".join(p.capitalize() for p in genome.name.replace("-", "_").split("_")) or "Genome"
     return fx.GraphModule(root, g, class_name=cls if cls.isidentifier() else "Genome")
+
+
+def _safe_inplace(root: nn.Module, g: fx.Graph) -> None:
+    """An in-place activation may only overwrite a value nothing else reads: turn ``inplace``
+    off where the input is the network input, feeds other nodes too (a cell input read by
+    several branches, a residual shortcut) or is a view of such a value (a channel slice)."""
+    for node in g.nodes:
+        if node.op != "call_module" or not node.args:
+            continue
+        mod = root.get_submodule(node.target)
+        src = node.args[0]
+        view = src.op == "call_function" and src.target is nas.modules.channel_slice
+        if getattr(mod, "inplace", False) and (src.op == "placeholder" or len(src.users) > 1
+                                               or view):
+            mod.inplace = False
 
 
 def _add_submodule(root: nn.Module, path: str, module: nn.Module) -> None:

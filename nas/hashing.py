@@ -75,12 +75,36 @@ def _wl(g: nx.DiGraph) -> str:
     return _h(a, b, str(g.number_of_nodes()), str(g.number_of_edges()))
 
 
+_CACHE: dict[tuple, str] = {}
+_CACHE_MAX = 200_000
+
+
+def _block_key(graph: Graph, b: int) -> tuple:
+    """An exact, order-dependent description of block ``b`` (labels + wiring by position):
+    equal keys are the same graph, so their WL hash is computed once (repeated cells)."""
+    blk = graph.blocks[b]
+    slot_of: dict[int, int] = {}
+    for j, gi in enumerate(blk.slots):
+        slot_of.setdefault(gi, j)
+    members = [n for n in graph.nodes if n.block == b]
+    local = {n.index: k for k, n in enumerate(members)}
+    ref = lambda gi: ("s", slot_of[gi]) if gi in slot_of else local[gi]  # noqa: E731
+    return (tuple((node_label(n), tuple(ref(i) for i in n.inputs)) for n in members),
+            ref(blk.output))
+
+
 def block_hash(graph: Graph, b: int) -> str | None:
     """Hash of block ``b``; None when the block is the identity (no ops on its output path)."""
     blk = graph.blocks[b]
     if blk.output in blk.slots:
         return None if blk.output == blk.slots[0] else f"slot{blk.slots.index(blk.output)}"
-    return _wl(block_digraph(graph, b))
+    key = _block_key(graph, b)
+    h = _CACHE.get(key)
+    if h is None:
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        h = _CACHE[key] = _wl(block_digraph(graph, b))
+    return h
 
 
 def genome_hash(genome: Genome) -> str:

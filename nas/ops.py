@@ -80,6 +80,8 @@ class OpSpec:
                 raise OpShapeError(f"op {self.name!r} needs parameter {k!r}")
             else:
                 out[k] = _check_kind(self.name, k, p, p.default)
+        if out.get("padding", 0) is None and "kernel" in out:
+            out["padding"] = _pad(out)  # the default, made explicit: one network, one hash
         return out
 
     def module(self, in_shapes: Sequence[Shape], out_shape: Shape, args: dict) -> "Mod | Fn | None":
@@ -409,6 +411,21 @@ def _zero_infer(i, a):
 op("zero", "shape", {"stride": Param("int", 1), "out_ch": Param("int", None)}, infer=_zero_infer,
    make=lambda i, o, a: Mod("Zero", (a["stride"], a["out_ch"])),
    doc="zeros (the 'none' edge of cell spaces)")
+
+
+def _pad_infer(i, a):
+    c, h, w = _spatial(i[0], "pad")
+    oh, ow = h + a["top"] + a["bottom"], w + a["left"] + a["right"]
+    if oh <= 0 or ow <= 0:
+        raise OpShapeError(f"pad/crop of a {h}×{w} input gives {oh}×{ow}")
+    return (c, oh, ow)
+
+
+op("pad", "shape", {"left": Param("int", 0), "right": Param("int", 0), "top": Param("int", 0),
+                    "bottom": Param("int", 0)}, infer=_pad_infer,
+   make=lambda i, o, a: Mod("nn.ZeroPad2d", ((a["left"], a["right"], a["top"], a["bottom"]),)),
+   doc="zero padding per side; a negative amount crops (NASNet's one-pixel shift: "
+       "left=-1, right=1, top=-1, bottom=1)")
 
 
 def _add_infer(i, a):

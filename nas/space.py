@@ -61,7 +61,15 @@ class SearchSpace(abc.ABC):
 
     def encode(self, genome: Genome) -> Assignment | None:
         """The assignment whose decode hashes equal to ``genome``; None if not in the space."""
-        return None
+        try:
+            return self.encode_strict(genome)
+        except NotInSpaceError:
+            return None
+
+    def encode_strict(self, genome: Genome) -> Assignment:
+        """Like :meth:`encode`, but a genome outside the space raises :class:`NotInSpaceError`
+        naming the decision (or space option) that cannot express it."""
+        raise NotInSpaceError(f"{self.name}: this space cannot encode genomes")
 
     def fixed_points(self) -> dict[str, Genome]:
         """Named classic genomes that lie in this space (decode(encode(g)) == g by hash)."""

@@ -2,7 +2,12 @@
 
 Each entry of ``NETS`` is a keyword-only factory ``(num_classes=..., input=...) -> Genome``.
 Node names follow torchvision's module names where torchvision has the network, so its
-``state_dict`` loads into the genome-built model unchanged.
+``state_dict`` loads into the genome-built model unchanged. AlexNet and VGG (flat chains) live
+here; the other families, built from the block cells of :mod:`search_spaces.cells`, in
+``zoo_resnet`` (ResNet, Wide ResNet, ResNeXt, SE-ResNet, pre-act, CIFAR ResNet-20),
+``zoo_mobile`` (MobileNet v1/v2/v3, MnasNet, ShuffleNet V2, EfficientNet), ``zoo_classic``
+(LeNet-5, ZFNet, NiN, SqueezeNet), ``zoo_inception`` (GoogLeNet) and ``zoo_densenet``.
+What each is verified against is in :mod:`search_spaces.reference`.
 """
 from __future__ import annotations
 
@@ -116,3 +121,12 @@ def _register_vgg(name: str, bn: bool):
 for _n in VGG_CFGS:
     _register_vgg(_n, False)
     _register_vgg(_n, True)
+
+
+# ----------------------------------------------------------------------------- the other families
+# (each module registers its nets in NETS on import)
+from search_spaces import zoo_resnet  # noqa: E402,F401
+from search_spaces import zoo_mobile  # noqa: E402,F401
+from search_spaces import zoo_classic  # noqa: E402,F401
+from search_spaces import zoo_inception  # noqa: E402,F401
+from search_spaces import zoo_densenet  # noqa: E402,F401
