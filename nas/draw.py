@@ -113,7 +113,7 @@ def draw(genome: Genome, path: str | Path, max_cells: int = 4) -> Path:
         ax.set_title(f"{blk.path or 'block ' + str(b)}" + (f" (cell {blk.cell})" if blk.cell else ""),
                      fontsize=9)
         ax.axis("off")
-    stages = " → ".join(f"{s.name or 'unnamed'}×{s.repeat}" for s in genome.stages)
+    stages = " → ".join(f"{s.name or '(top level)'}×{s.repeat}" for s in genome.stages)
     fig.suptitle(f"{genome.name}  ({genome.hash[:12]})\n{stages}", fontsize=9)
     fig.tight_layout()
     out = Path(path)

@@ -28,7 +28,7 @@ def source_genome(ref: str, input=None, classes=None):
     """(genome, checkpoint path or None) from an experiment dir, a net name or a genome file."""
     p = Path(ref)
     if p.is_dir():
-        from evaluators.store import best_genome_of
+        from evaluators.report import best_genome_of
         genome, ckpt = best_genome_of(p)
         if input is not None:
             genome = genome.with_input(input)

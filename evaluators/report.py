@@ -1,0 +1,224 @@
+"""What a search found: leaderboard, summary and plots of one or more experiment directories.
+
+Everything is read from the experiment store (the source of truth); nothing is recomputed but
+the per-genome memory (from the cost model). Plots are PNGs written into the experiment
+directory (comparisons of several experiments into the first one, or ``out``):
+
+``progress.png``  best-so-far validation accuracy vs trained trials, one line per experiment
+``pareto.png``    accuracy vs FLOPs of every ok trial, the Pareto front, classic fixed points
+``best.png``      drawing of the best genome's distinct cells (``best.dot`` with ``dot=True``)
+``report.html``   the leaderboard, the summary and the plots on one self-contained page
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+from nas.cost import cost
+from nas.errors import NasError
+from nas.genome import Genome
+from evaluators.store import ExperimentStore, TrialRow
+
+
+def summarize(store: ExperimentStore, top: int = 10) -> dict:
+    cfg = store.config()
+    rows = store.rows()
+    finished = [r.finished_at for r in rows if r.finished_at]
+    asked = [r.asked_at for r in rows]
+    board = []
+    for rank, r in enumerate(store.leaderboard(top), 1):
+        g = Genome.from_dict(r.genome)
+        board.append({"rank": rank, "trial": r.number, "accuracy": r.accuracy,
+                      "params": r.result.get("params"), "flops": r.result.get("flops"),
+                      "memory_kb": round(cost(g).memory_kb, 1), "hash": r.hash,
+                      "train_seconds": r.result.get("train_seconds"), "genome": g.name})
+    best = store.best()
+    return {"dir": str(store.root), "space": cfg.space, "controller": cfg.controller,
+            "dataset": cfg.dataset, "trials_budget": cfg.trials, "counts": store.counts(),
+            "runs": store.meta("runs", 1),
+            "wall_seconds": round(max(finished) - min(asked), 1) if finished else 0.0,
+            "best": None if best is None else {"trial": best.number, "hash": best.hash,
+                                               "accuracy": best.accuracy},
+            "leaderboard": board}
+
+
+def _trained(store: ExperimentStore) -> list[TrialRow]:
+    rows = [r for r in store.rows() if r.source == "trained" and r.done]
+    return sorted(rows, key=lambda r: (r.finished_at or 0, r.number))
+
+
+def best_so_far(store: ExperimentStore) -> list[float]:
+    out, best = [], 0.0
+    for r in _trained(store):
+        best = max(best, r.accuracy or 0.0)
+        out.append(best)
+    return out
+
+
+def fixed_point_hashes(store: ExperimentStore) -> dict[str, str]:
+    """hash -> name of the space's classic fixed points, at the input the search used."""
+    from evaluators.search import make_space
+    cfg = store.config()
+    rows = store.rows(limit=1)
+    if not rows:
+        return {}
+    g0 = Genome.from_dict(rows[0].genome)
+    data = SimpleNamespace(shape=g0.input, num_classes=g0.num_classes)
+    try:
+        space = make_space(cfg, data)
+        out = {}
+        for name, g in space.fixed_points().items():
+            a = space.encode(g)
+            if a is not None:
+                out[space.decode(a).hash] = name
+        return out
+    except Exception:  # a report never fails because a space changed since the search
+        return {}
+
+
+def _pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Points not dominated (fewer-or-equal FLOPs and higher-or-equal accuracy)."""
+    front, best = [], -1.0
+    for f, a in sorted(points, key=lambda p: (p[0], -p[1])):
+        if a > best:
+            front.append((f, a))
+            best = a
+    return front
+
+
+def plot_progress(stores: list[ExperimentStore], path: Path) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for s in stores:
+        curve = best_so_far(s)
+        if curve:
+            cfg = s.config()
+            ax.plot(range(1, len(curve) + 1), curve, marker="o", ms=3,
+                    label=f"{cfg.controller} ({s.root.name})")
+    ax.set_xlabel("trained trials")
+    ax.set_ylabel("best validation accuracy so far")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("search progress")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_pareto(stores: list[ExperimentStore], path: Path) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    allpts = []
+    for s in stores:
+        fixed = fixed_point_hashes(s)
+        pts = [(r.result.get("flops"), r.accuracy, r.hash) for r in _trained(s)
+               if r.accuracy is not None and r.result.get("flops")]
+        allpts += [(f, a) for f, a, _ in pts]
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=18, alpha=0.7,
+                   label=f"{s.config().controller} ({s.root.name})")
+        for f, a, h in pts:
+            if h in fixed:
+                ax.scatter([f], [a], marker="*", s=160, c="crimson", zorder=5)
+                ax.annotate(fixed[h], (f, a), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    front = _pareto(allpts)
+    if front:
+        ax.step([p[0] for p in front], [p[1] for p in front], where="post", c="k", lw=1,
+                label="Pareto front")
+    if allpts:
+        ax.set_xscale("log")
+    ax.set_xlabel("FLOPs (multiply-adds)")
+    ax.set_ylabel("validation accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("accuracy vs cost (★ classic fixed points)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _img(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def write_html(summaries: list[dict], plots: list[Path], path: Path) -> Path:
+    parts = ["<!doctype html><meta charset='utf-8'><title>nas report</title>",
+             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;"
+             "text-align:right}img{max-width:100%}</style>", "<h1>nas report</h1>"]
+    for s in summaries:
+        c = s["counts"]
+        parts.append(f"<h2>{html.escape(s['dir'])}</h2><p>space <b>{s['space']}</b>, controller "
+                     f"<b>{s['controller']}</b>, data set {s['dataset']}; trained {c['trained']} "
+                     f"of {s['trials_budget']} (ok {c['ok']}, failed {c['failed']}, pruned "
+                     f"{c['pruned']}), cached {c['cached']}, rejected {c['rejected']}; wall "
+                     f"{s['wall_seconds']} s over {s['runs']} run(s).</p>")
+        parts.append("<table><tr><th>rank</th><th>trial</th><th>accuracy</th><th>params</th>"
+                     "<th>FLOPs</th><th>memory KB</th><th>train s</th><th>hash</th></tr>")
+        for r in s["leaderboard"]:
+            parts.append(f"<tr><td>{r['rank']}</td><td>{r['trial']}</td><td>{r['accuracy']:.4f}"
+                         f"</td><td>{r['params']:,}</td><td>{r['flops']:,}</td><td>"
+                         f"{r['memory_kb']:,}</td><td>{(r['train_seconds'] or 0):.1f}</td>"
+                         f"<td><code>{r['hash'][:12]}</code></td></tr>")
+        parts.append("</table>")
+    for p in plots:
+        parts.append(f"<h3>{p.name}</h3><img src='{_img(p)}'>")
+    path.write_text("\n".join(parts))
+    return path
+
+
+def make_report(dirs: list[str | Path], top: int = 10, out: str | Path | None = None,
+                dot: bool = False) -> dict:
+    """Summaries of every experiment and the plots; returns a JSON-ready dict."""
+    if not dirs:
+        raise NasError("give at least one experiment directory")
+    stores = [ExperimentStore.open(d) for d in dirs]
+    try:
+        target = Path(out) if out else stores[0].root
+        if not target.is_dir():
+            raise NasError(f"report output directory {str(target)!r} does not exist")
+        summaries = [summarize(s, top) for s in stores]
+        plots = [plot_progress(stores, target / "progress.png"),
+                 plot_pareto(stores, target / "pareto.png")]
+        for s in stores:
+            best = s.best()
+            if best is None:
+                continue
+            from nas.draw import draw, to_dot
+            g = Genome.from_dict(best.genome)
+            png = draw(g, s.root / "best.png")
+            if s.root == target:
+                plots.append(png)
+            if dot:
+                (s.root / "best.dot").write_text(to_dot(g))
+        page = write_html(summaries, plots, target / "report.html")
+        return {"experiments": summaries, "files": [str(p) for p in plots] + [str(page)]}
+    finally:
+        for s in stores:
+            s.close()
+
+
+def best_genome_of(root: str | Path) -> tuple[Genome, Path | None]:
+    """The best genome of an experiment directory (and its trained checkpoint if one exists)."""
+    root = Path(root)
+    p = root / "best.json"
+    if not p.is_file():
+        store = ExperimentStore.open(root)  # raises the clear "not an experiment" error
+        store.close()
+        raise NasError(f"{root} has no successful trial yet (no {p.name})")
+    try:
+        doc = json.loads(p.read_text())
+        genome = Genome.from_dict(doc["genome"])
+    except (ValueError, KeyError) as e:
+        raise NasError(f"{p}: not a best-genome file ({e})") from None
+    ckpt = root / "best.pt"
+    return genome, (ckpt if ckpt.is_file() else None)

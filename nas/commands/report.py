@@ -1,0 +1,49 @@
+"""``nas report DIR [DIR ...]``: leaderboard, summary, plots and an HTML page."""
+from __future__ import annotations
+
+from nas.commands._common import print_json
+
+ORDER = 55
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("report", help="leaderboard, summary and plots of experiments",
+                       description="Leaderboard (top-k by validation accuracy), trial counts and "
+                       "wall time of one or more experiment directories; writes progress.png, "
+                       "pareto.png, best.png and report.html (several DIRs are compared).")
+    p.add_argument("dirs", nargs="+", metavar="DIR")
+    p.add_argument("--top", type=int, default=10, help="leaderboard size (default 10)")
+    p.add_argument("--out", metavar="DIR", help="where comparison plots go (default: first DIR)")
+    p.add_argument("--dot", action="store_true", help="also write best.dot (Graphviz)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from evaluators.report import make_report
+    rep = make_report(args.dirs, args.top, args.out, args.dot)
+    if args.json:
+        print_json(rep)
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+    con = Console(width=max(110, Console().width))
+    for s in rep["experiments"]:
+        c = s["counts"]
+        con.print(f"[bold]{s['dir']}[/]  space {s['space']}  controller {s['controller']}  "
+                  f"data {s['dataset']}")
+        con.print(f"trained {c['trained']}/{s['trials_budget']} (ok {c['ok']}, failed "
+                  f"{c['failed']}, pruned {c['pruned']})  cached {c['cached']}  rejected "
+                  f"{c['rejected']}  running {c['running']}  wall {s['wall_seconds']} s, "
+                  f"{s['runs']} run(s)")
+        t = Table()
+        for col in ("rank", "trial", "accuracy", "params", "FLOPs", "memory KB", "train s", "hash"):
+            t.add_column(col, justify="right" if col != "hash" else "left", no_wrap=True)
+        for r in s["leaderboard"]:
+            t.add_row(str(r["rank"]), str(r["trial"]), f"{r['accuracy']:.4f}", f"{r['params']:,}",
+                      f"{r['flops']:,}", f"{r['memory_kb']:,}", f"{r['train_seconds'] or 0:.1f}",
+                      r["hash"][:12])
+        con.print(t)
+    for f in rep["files"]:
+        con.print(f"wrote {f}")
+    return 0
