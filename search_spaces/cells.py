@@ -11,8 +11,8 @@ name stage args (the defaults, e.g. ``t="t"``), so a search space can vary a blo
 through ``Stage.args`` without building new cells. Node names are torchvision's module names
 wherever torchvision has the block, so torchvision weights load with ``strict=True``.
 
-``BLOCKS`` maps a block-type name to its cell factory (used by ``nas nets``, the ``blocks``
-space and anyone composing new networks).
+``BLOCKS`` maps a block-type name to its cell factory (for the ``blocks`` space and anyone
+composing new networks; the classic nets in ``zoo_*.py`` call the factories directly).
 """
 from __future__ import annotations
 
