@@ -90,33 +90,40 @@ def _pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return front
 
 
-def plot_progress(stores: list[ExperimentStore], path: Path) -> Path:
+def _axes(size=(6.4, 4.3)):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for s in stores:
-        curve = best_so_far(s)
-        if curve:
-            cfg = s.config()
-            ax.plot(range(1, len(curve) + 1), curve, marker="o", ms=3,
-                    label=f"{cfg.controller} ({s.root.name})")
-    ax.set_xlabel("trained trials")
-    ax.set_ylabel("best validation accuracy so far")
+    return plt.subplots(figsize=size)
+
+
+def _save(fig, ax, path: Path, title: str, xlabel: str, ylabel: str) -> Path:
+    import matplotlib.pyplot as plt
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title("search progress")
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
+def plot_progress(stores: list[ExperimentStore], path: Path) -> Path:
+    fig, ax = _axes()
+    for s in stores:
+        curve = best_so_far(s)
+        if curve:
+            cfg = s.config()
+            ax.plot(range(1, len(curve) + 1), curve, marker="o", ms=3,
+                    label=f"{cfg.controller} ({s.root.name})")
+    return _save(fig, ax, path, "search progress", "trained trials",
+                 "best validation accuracy so far")
+
+
 def plot_pareto(stores: list[ExperimentStore], path: Path) -> Path:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = _axes()
     allpts = []
     for s in stores:
         fixed = fixed_point_hashes(s)
@@ -135,15 +142,8 @@ def plot_pareto(stores: list[ExperimentStore], path: Path) -> Path:
                 label="Pareto front")
     if allpts:
         ax.set_xscale("log")
-    ax.set_xlabel("FLOPs (multiply-adds)")
-    ax.set_ylabel("validation accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title("accuracy vs cost (★ classic fixed points)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, "accuracy vs cost (★ classic fixed points)",
+                 "FLOPs (multiply-adds)", "validation accuracy")
 
 
 def _img(path: Path) -> str:
