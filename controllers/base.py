@@ -121,11 +121,14 @@ class Controller(abc.ABC):
 
     # ------------------------------------------------------------------ helpers for subclasses
     def genome_hash(self, assignment: Mapping[str, Any]) -> str:
-        """``space.decode(assignment).hash`` (memoised): the identity used for dedup."""
+        """``space.decode(assignment).hash`` (memoised): the identity used for dedup. A space
+        that can tell a network's identity faster may define ``assignment_hash(assignment)``."""
         key = assignment_key(assignment)
         h = self._hashes.get(key)
         if h is None:
-            h = self._hashes[key] = self.space.decode(assignment).hash
+            fast = getattr(self.space, "assignment_hash", None)
+            h = fast(assignment) if fast else self.space.decode(assignment).hash
+            self._hashes[key] = h
         return h
 
     # ------------------------------------------------------------------ state

@@ -21,8 +21,8 @@ from nas.space import Assignment
 
 @dataclasses.dataclass(frozen=True)
 class EvolutionOptions:
-    population: int = option(20, "population size P (the number of most recent results kept)")
-    sample: int = option(5, "tournament size S (members sampled to pick a parent)")
+    population: int = option(30, "population size P (the number of most recent results kept)")
+    sample: int = option(10, "tournament size S (members sampled to pick a parent)")
     dedup: bool = option(True, "redraw a child whose network (genome hash) was already asked")
     max_retries: int = option(20, "redraws per ask for dedup before accepting a duplicate")
 

@@ -1,0 +1,317 @@
+"""The experiment store: one directory per search, the source of truth for resume.
+
+``DIR/config.yaml``   the effective config (rewritten when a resume changes trials/workers)
+``DIR/trials.db``     SQLite (WAL): every trial and the controller state
+``DIR/best.json``     the best genome so far (rewritten atomically on each new best)
+``DIR/optuna.db``     the Optuna study, when the controller is ``optuna``
+``DIR/ray/``          Ray Tune's own per-run files (logs; not needed to resume)
+
+A trial row is written when its assignment is asked (status ``running``) and completed once
+with its result; each write is one transaction that also saves the controller state, so the
+stored state always matches the rows: after a crash the ``running`` rows are exactly the asks
+the controller is still waiting for. WAL with ``synchronous=NORMAL``: a committed result
+survives the driver being killed (even ``kill -9``); only a power loss or OS crash can drop the
+last few commits (never corrupt the file), which a resume then simply re-runs.
+``source`` says how a row got its result: ``trained``
+(evaluated), ``cached`` (same genome hash as a trained row: never trained twice) or
+``rejected`` (broke a hard constraint before training).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from nas.errors import NasError
+from nas.result import Result
+from evaluators.config import SearchConfig
+
+DB = "trials.db"
+CONFIG = "config.yaml"
+BEST = "best.json"
+FINAL = ("ok", "failed", "pruned")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trials (
+    number      INTEGER PRIMARY KEY,
+    run         INTEGER NOT NULL,
+    assignment  TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    genome      TEXT NOT NULL,
+    settings    TEXT NOT NULL DEFAULT '{}',
+    source      TEXT NOT NULL DEFAULT 'trained',
+    status      TEXT NOT NULL DEFAULT 'running',
+    accuracy    REAL,
+    params      INTEGER,
+    flops       INTEGER,
+    latency_ms  REAL,
+    train_seconds REAL,
+    metrics     TEXT,
+    error       TEXT,
+    trial_id    TEXT,
+    asked_at    REAL NOT NULL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS trials_hash ON trials(hash);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    number: int
+    run: int
+    assignment: dict
+    hash: str
+    genome: dict
+    settings: dict
+    source: str
+    status: str
+    result: Result | None
+    trial_id: str | None
+    asked_at: float
+    finished_at: float | None
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.result.get("accuracy") if self.result and self.result.ok else None
+
+    def summary(self) -> dict:
+        r = self.result
+        return {"number": self.number, "hash": self.hash, "source": self.source,
+                "status": self.status, "accuracy": self.accuracy,
+                "params": r.get("params") if r else None, "flops": r.get("flops") if r else None,
+                "latency_ms": r.get("latency_ms") if r else None,
+                "train_seconds": r.get("train_seconds") if r else None,
+                "error": r.error if r else None, "assignment": self.assignment,
+                **({"settings": self.settings} if self.settings else {})}
+
+
+class ExperimentStore:
+    """An experiment directory. ``create`` a new one or ``open`` an existing one."""
+
+    def __init__(self, root: Path, conn: sqlite3.Connection):
+        self.root = root
+        self.conn = conn
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def create(cls, root: str | os.PathLike, config: SearchConfig) -> "ExperimentStore":
+        root = Path(root)
+        if (root / DB).exists():
+            raise NasError(f"{root} already holds an experiment; continue it with "
+                           f"--resume {root}, or choose another --out")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise NasError(f"cannot create experiment directory {str(root)!r}: "
+                           f"{e.strerror}") from None
+        store = cls(root, _connect(root / DB))
+        config.save(root / CONFIG)
+        store._set_meta({"created": time.time(), "runs": 0})
+        return store
+
+    @classmethod
+    def open(cls, root: str | os.PathLike) -> "ExperimentStore":
+        root = Path(root)
+        if not (root / DB).is_file():
+            raise NasError(f"{root} is not an experiment directory (expected {root / DB})")
+        return cls(root, _connect(root / DB))
+
+    def close(self) -> None:
+        self.conn.close()     # idempotent
+
+    def discard(self) -> None:
+        """Remove a just-created experiment that could not start (bad controller options)."""
+        self.close()
+        for name in (DB, DB + "-wal", DB + "-shm", CONFIG, "optuna.db"):
+            (self.root / name).unlink(missing_ok=True)
+        try:
+            self.root.rmdir()
+        except OSError:
+            pass
+
+    def config(self) -> SearchConfig:
+        return SearchConfig.load(self.root / CONFIG)
+
+    def save_config(self, config: SearchConfig) -> None:
+        tmp = self.root / (CONFIG + ".tmp")
+        config.save(tmp)
+        os.replace(tmp, self.root / CONFIG)
+
+    def new_run(self) -> int:
+        """Count a (re)start of the search; returns its number (1, 2, ...)."""
+        run = int(self.meta("runs", 0)) + 1
+        self._set_meta({"runs": run})
+        return run
+
+    # ------------------------------------------------------------------ writes
+    def add_trial(self, run: int, assignment: dict, hash: str, genome_json: str,
+                  controller_state: dict | None, source: str = "trained",
+                  settings: dict | None = None) -> int:
+        """Record an asked assignment (status running); returns its trial number.
+        ``settings``: per-trial budget/recipe overrides (a sweep), part of the cache key."""
+        with self.conn:
+            cur = self.conn.execute(
+                "INSERT INTO trials (run, assignment, hash, genome, settings, source, asked_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run, _dumps(assignment), hash, genome_json, _settings(settings), source,
+                 time.time()))
+            self._put_state(controller_state)
+        return int(cur.lastrowid)
+
+    def finish_trial(self, number: int, result: Result, controller_state: dict | None,
+                     source: str | None = None, trial_id: str | None = None) -> None:
+        """Record the result of trial ``number`` (and the controller state after its tell)."""
+        m = result.metrics
+        with self.conn:
+            cur = self.conn.execute(
+                "UPDATE trials SET status=?, accuracy=?, params=?, flops=?, latency_ms=?, "
+                "train_seconds=?, metrics=?, error=?, finished_at=?, "
+                "source=COALESCE(?, source), trial_id=COALESCE(?, trial_id) WHERE number=?",
+                (result.status, m.get("accuracy") if result.ok else None, m.get("params"),
+                 m.get("flops"), m.get("latency_ms"), m.get("train_seconds"), _dumps(m),
+                 result.error, time.time(), source, trial_id, number))
+            if cur.rowcount != 1:
+                raise KeyError(f"no trial {number} in {self.root / DB}")
+            self._put_state(controller_state)
+
+    def set_source(self, number: int, source: str) -> None:
+        with self.conn:
+            self.conn.execute("UPDATE trials SET source=? WHERE number=?", (source, number))
+
+    def set_error(self, number: int, error: str) -> None:
+        with self.conn:
+            self.conn.execute("UPDATE trials SET error=? WHERE number=?", (error, number))
+
+    def save_controller_state(self, state: dict | None) -> None:
+        with self.conn:
+            self._put_state(state)
+
+    def write_best(self, row: TrialRow) -> Path:
+        """``best.json``: the genome of the best trial, with its number, hash and metrics."""
+        p = self.root / BEST
+        tmp = self.root / (BEST + ".tmp")
+        r = row.result
+        metrics = {k: v for k, v in (r.metrics if r else {}).items() if k != "history"}
+        tmp.write_text(json.dumps({"trial": row.number, "hash": row.hash, "metrics": metrics,
+                                   "assignment": row.assignment, "genome": row.genome},
+                                  indent=1))
+        os.replace(tmp, p)
+        return p
+
+    # ------------------------------------------------------------------ reads
+    def rows(self, where: str = "", args: Iterable[Any] = (), order: str = "number",
+             limit: int | None = None) -> list[TrialRow]:
+        q = "SELECT number, run, assignment, hash, genome, settings, source, status, metrics, " \
+            "error, trial_id, asked_at, finished_at FROM trials"
+        if where:
+            q += f" WHERE {where}"
+        q += f" ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        return [_row(*r) for r in self.conn.execute(q, tuple(args)).fetchall()]
+
+    def row(self, number: int) -> TrialRow:
+        rows = self.rows("number=?", (number,))
+        if not rows:
+            raise KeyError(f"no trial {number}")
+        return rows[0]
+
+    def running(self) -> list[TrialRow]:
+        return self.rows("status='running'")
+
+    def trained_result(self, hash: str, settings: dict | None = None) -> TrialRow | None:
+        """The completed trained row of a genome hash (and settings): the cache."""
+        rows = self.rows("hash=? AND settings=? AND source='trained' AND status!='running'",
+                         (hash, _settings(settings)), limit=1)
+        return rows[0] if rows else None
+
+    def counts(self) -> dict:
+        """``trained`` (completed evaluations: the budget), ``ok``, ``failed``, ``pruned``,
+        ``cached``, ``rejected``, ``running``."""
+        c = dict.fromkeys(("trained", "ok", "failed", "pruned", "cached", "rejected",
+                           "running"), 0)
+        for source, status, n in self.conn.execute(
+                "SELECT source, status, COUNT(*) FROM trials GROUP BY source, status"):
+            if status == "running":
+                c["running"] += n
+            elif source == "trained":
+                c["trained"] += n
+                c[status] += n
+            else:
+                c[source] += n
+        return c
+
+    def leaderboard(self, k: int = 10) -> list[TrialRow]:
+        """The ``k`` best trained ok trials by validation accuracy (fewer params first on ties)."""
+        return self.rows("source='trained' AND status='ok'",
+                         order="accuracy DESC, params ASC, number ASC", limit=k)
+
+    def best(self) -> TrialRow | None:
+        top = self.leaderboard(1)
+        return top[0] if top else None
+
+    def controller_state(self) -> dict | None:
+        return self.meta("controller_state")
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        r = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(r[0]) if r else default
+
+    # ------------------------------------------------------------------ internals
+    def _put_state(self, state: dict | None) -> None:
+        if state is not None:
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('controller_state', ?)",
+                              (_dumps(state),))
+
+    def set_meta(self, **values: Any) -> None:
+        self._set_meta(values)
+
+    def _set_meta(self, values: dict) -> None:
+        with self.conn:
+            self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                  [(k, _dumps(v)) for k, v in values.items()])
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level="DEFERRED")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as e:
+        raise NasError(f"{path}: not a readable experiment database ({e})") from None
+    return conn
+
+
+def _dumps(v: Any) -> str:
+    return json.dumps(v, separators=(",", ":"), default=_default)
+
+
+def _default(o: Any):
+    if hasattr(o, "item"):          # numpy / torch scalars
+        return o.item()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _settings(settings: dict | None) -> str:
+    return json.dumps(settings or {}, sort_keys=True, separators=(",", ":"))
+
+
+def _row(number, run, assignment, hash, genome, settings, source, status, metrics, error,
+         trial_id, asked_at, finished_at) -> TrialRow:
+    result = None
+    if status != "running":
+        result = Result(status, json.loads(metrics or "{}"), error)
+    return TrialRow(number, run, json.loads(assignment), hash, json.loads(genome),
+                    json.loads(settings), source, status, result, trial_id, asked_at,
+                    finished_at)

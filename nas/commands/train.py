@@ -1,0 +1,105 @@
+"""``nas train NAME|FILE|DIR``: train one genome with the search's evaluator (final training).
+
+NAME is a classic net, FILE a genome (.json/.yaml) or a search's ``best.json``, DIR an
+experiment directory (its best genome). ``--test`` trains on the whole training split and
+reports accuracy on the test split (never used by a search); ``--out`` saves a checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from nas.commands._common import human, print_json, resolve_genome
+from nas.commands.search import add_config_args, config_from_args
+from nas.errors import NasError
+
+ORDER = 42
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train one genome with the search's evaluator",
+                       description="Train a genome (classic net, genome file, best.json or "
+                       "experiment directory) with the same evaluator a search uses, in this "
+                       "process (no Ray), and print its metrics.")
+    p.add_argument("genome", metavar="NAME|FILE|DIR")
+    add_config_args(p, exec_flags=False)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: cuda if "
+                   "available")
+    p.add_argument("--threads", type=int, metavar="N", help="torch threads (default: all)")
+    p.add_argument("--test", action="store_true", help="train on train+val, report the test "
+                   "split's accuracy")
+    p.add_argument("--out", metavar="PATH", help="save {'genome', 'state_dict', 'metrics'} "
+                   "with torch.save")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def load_genome(ref: str):
+    """A genome from a net name, a genome file, a best.json or an experiment directory."""
+    from nas.genome import Genome
+    p = Path(ref)
+    if p.is_dir():
+        p = p / "best.json"
+        if not p.is_file():
+            raise NasError(f"{ref} has no best.json (not an experiment directory, or no trial "
+                           f"succeeded yet)")
+    if p.suffix.lower() == ".json" and p.is_file():
+        try:
+            d = json.loads(p.read_text())
+        except json.JSONDecodeError as e:
+            raise NasError(f"{p}: bad JSON at line {e.lineno}: {e.msg}") from None
+        if isinstance(d, dict) and "genome" in d and "stages" not in d:
+            return Genome.from_dict(d["genome"])
+    return resolve_genome(str(p) if p.exists() else ref)
+
+
+def run(args) -> int:
+    from evaluators.datasets import load_dataset
+    from evaluators.train import train_model
+    if args.threads is not None and args.threads < 1:
+        raise NasError(f"--threads must be ≥ 1, got {args.threads}")
+    base, overrides = config_from_args(args)
+    if args.device:
+        overrides["device"] = args.device
+    cfg = base.replace(**overrides)
+    genome = load_genome(args.genome)
+    from nas.commands._common import parse_input
+    data = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed, val_fraction=cfg.val_fraction,
+                        input=parse_input(cfg.input), samples=cfg.samples,
+                        augment=cfg.augment, test=args.test)
+    print(f"training {genome.name} ({genome.hash[:16]}) on {data.describe()}", file=sys.stderr)
+
+    def progress(m: dict) -> None:
+        if not args.json:
+            print(f"epoch {m['epoch']:>3}  train loss {m['train_loss']:.4f}  "
+                  f"{data.split.split('/')[1]} loss {m['loss']:.4f}  accuracy "
+                  f"{m['accuracy']:.4f}  {m['seconds']:.1f}s", file=sys.stderr)
+
+    model, result = train_model(genome, cfg.budget(), data, cfg.seed, cfg.device,
+                                recipe=cfg.recipe(), callback=progress, threads=args.threads)
+    if args.out and model is not None:
+        import torch
+        from evaluators.train import fit_to_data
+        torch.save({"genome": fit_to_data(genome, data).to_dict(),
+                    "state_dict": model.state_dict(), "metrics": _plain(result.metrics)},
+                   args.out)
+    if args.json:
+        print_json({"genome": genome.name, "hash": genome.hash, "split": data.split,
+                    **result.to_dict()})
+        return 0 if result.ok else 1
+    if not result.ok:
+        print(f"training failed: {result.error}")
+        return 1
+    m = result.metrics
+    which = "test" if args.test else "validation"
+    print(f"{genome.name}: {which} accuracy {m['accuracy']:.4f}  loss {m['loss']:.4f}  "
+          f"params {human(m['params'])}  FLOPs {human(m['flops'])}  latency "
+          f"{m['latency_ms']:.2f} ms  trained {m['train_seconds']:.1f}s ({m['epochs']:g} epochs)")
+    if args.out:
+        print(f"saved {args.out}")
+    return 0
+
+
+def _plain(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if k != "history"}
