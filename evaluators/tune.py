@@ -23,11 +23,23 @@ from nas.result import Result
 
 _QUIET_ENV = {
     "RAY_AIR_NEW_OUTPUT": "0",                 # with verbose=0: no Tune tables or banners
-    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # the store keeps the results, not CSV/TB files
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # the store keeps the results; only TensorBoard
+                                                # files are added (see _tensorboard below)
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "1000",
 }
+
+
+def _tensorboard() -> list:
+    """Ray Tune's TensorBoard logger: per-epoch metrics of every trial under DIR/ray/run-N/,
+    readable by ``tensorboard --logdir DIR/ray``. Skipped when tensorboardX is missing."""
+    try:
+        import tensorboardX  # noqa: F401
+        from ray.tune.logger import TBXLoggerCallback
+    except ImportError:
+        return []
+    return [TBXLoggerCallback()]
 
 
 def _quiet() -> None:
@@ -287,7 +299,7 @@ def execute(loop, data, config, root: Path, on_ready=None, trainable=None) -> No
             run_config=tune.RunConfig(
                 name=f"run-{loop.run}", storage_path=str((Path(root) / "ray").resolve()),
                 verbose=0, failure_config=tune.FailureConfig(max_failures=config.max_failures),
-                callbacks=[_error_callback(searcher)], log_to_file=False))
+                callbacks=[_error_callback(searcher), *_tensorboard()], log_to_file=False))
         tuner.fit()
     finally:
         if started:

@@ -41,6 +41,8 @@ def test_report_leaderboard_equals_store_and_plots_exist(experiment):
         w, h = _png_size(experiment / name)
         assert w >= 500 and h >= 300, name
     assert (experiment / "best.dot").read_text().startswith("digraph")
+    # per-epoch trial metrics also land where TensorBoard reads them (Ray Tune's TBX logger)
+    assert len(list((experiment / "ray").rglob("events.out.tfevents.*"))) == 3
     page = (experiment / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 3 and rows[0][4][:12] in page
     r = run_cli("report", str(experiment))
