@@ -1,0 +1,604 @@
+"""Searched networks against the classic fixed points, and controllers against each other.
+
+:func:`classic_points` gives the classic networks of a space at its (small) default size:
+the fixed points of the space's bigger presets (``blocks``: ResNet-20 of ``cifar``, the
+ResNets/MobileNets of ``imagenet``; ``nasnet-cell``: NASNet-A), each with the reason
+``encode_strict`` gives for it not being in the default space as it is, and its *small-input
+variant* projected onto the default space by one stated rule (see :func:`project_blocks`).
+
+:func:`run_study` runs a :class:`Protocol` on one Ray session (``benchmarks/study.py`` is the
+command): per space, the classic points at the search budget on each seed's split; every
+controller × seed searching with the same trial budget; then, chosen by validation accuracy
+only, the best classic point, and per controller its best network and its best network within
+the best classic's FLOPs (the *cap*), retrained with the longer budget on each seed and scored
+on the held-out test split — the only use of that split. Goals (:func:`goals`):
+
+1. the searched network of best validation accuracy within the cap beats the best classic
+   point on mean test accuracy;
+2. a learning controller's median over seeds of trials to reach random search's final best on
+   the same seed (same split, so the same accuracy of every network) is below random's own.
+
+Each part is an experiment directory under the work directory (the searches' own stores; the
+evaluations are job lists as ``nas sweep`` keeps), so an interrupted study continues.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from nas.errors import GenomeError
+from nas.genome import Genome
+from nas.space import NotInSpaceError, SearchSpace
+
+
+# ============================================================================ classic points
+
+
+@dataclass
+class Classic:
+    """A classic network as a point of a space: ``genome`` (small-input variant, None when it
+    cannot be made), ``assignment`` (None when the variant is outside the space), ``reason``
+    why the original is not in the default space, and the ``changes`` the variant makes."""
+
+    name: str
+    source: str                       # where the original is a fixed point ("blocks/cifar")
+    genome: Genome | None
+    assignment: dict | None
+    reason: str | None = None         # encode_strict(original at the space's size) said this
+    changes: list[str] = field(default_factory=list)
+    same_as: str | None = None        # the variant equals an earlier one (same hash)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "source": self.source, "in_space": self.assignment is not None,
+                "reason": self.reason, "changes": self.changes, "same_as": self.same_as,
+                "hash": self.genome.hash if self.genome is not None else None}
+
+
+def classic_points(space: SearchSpace) -> list[Classic]:
+    """The classic points of ``space`` (``blocks`` or ``nasnet-cell``), duplicates marked."""
+    if space.name == "blocks":
+        out = _blocks_classics(space)
+    elif space.name == "nasnet-cell":
+        out = _nasnet_classics(space)
+    else:
+        out = [Classic(n, f"{space.name}", g, space.encode(g))
+               for n, g in space.fixed_points().items()]
+    seen: dict[str, str] = {}
+    for c in out:
+        if c.genome is None:
+            continue
+        h = c.genome.hash
+        if h in seen:
+            c.same_as = seen[h]
+        else:
+            seen[h] = c.name
+    return out
+
+
+def _reason(space: SearchSpace, genome: Genome, source_options=None) -> str | None:
+    """Why ``genome`` is not in ``space`` (None if it is); with the options of the preset it
+    is a fixed point of, also which single option of that preset would bring it in."""
+    try:
+        space.encode_strict(genome)
+        return None
+    except NotInSpaceError as e:
+        reason = str(e)
+    if source_options is None:
+        return reason
+    mine = dataclasses.asdict(space.options)
+    theirs = dataclasses.asdict(source_options)
+    for k, v in theirs.items():
+        if k in ("preset", "input", "num_classes") or mine.get(k) == v:
+            continue
+        try:
+            other = type(space)(**{**{f: x for f, x in mine.items() if f != "preset"}, k: v})
+        except Exception:  # noqa: BLE001 — an option that does not combine is no answer
+            continue
+        if other.encode(genome) is not None:
+            shown = ",".join(map(str, v)) if isinstance(v, tuple) else v
+            return f"{reason} — in the space with --option {k}={shown}"
+    return reason
+
+
+# ---------------------------------------------------------------------------- blocks
+
+
+def _blocks_classics(space) -> list[Classic]:
+    from search_spaces import SPACES, get_net
+    from search_spaces.blocks import FIXED_POINTS
+    o = space.options
+    out = []
+    for preset in ("cifar", "imagenet"):
+        src = SPACES.get("blocks")(preset=preset)
+        for name in FIXED_POINTS[preset]:
+            g0 = src.fixed_points().get(name)
+            if g0 is None:
+                continue
+            try:
+                small = get_net(name, input=o.input, num_classes=o.num_classes)
+                reason = _reason(space, small, src.options)
+            except GenomeError as e:
+                reason = f"does not build at {'×'.join(map(str, o.input))}: {e}"
+            a, changes = project_blocks(src.encode(g0), src.options, space)
+            out.append(Classic(f"{name}-s", f"blocks/{preset}", space.decode(a), a, reason,
+                               changes))
+    return out
+
+
+def _snap(v: float, choices) -> Any:
+    """The nearest choice (the smaller one on a tie)."""
+    return min(sorted(choices), key=lambda c: abs(c - v))
+
+
+def project_blocks(a: dict, src_options, space) -> tuple[dict, list[str]]:
+    """A ``blocks`` assignment of a bigger preset projected onto ``space``'s options, as the
+    CIFAR versions of ImageNet nets are made: the first ``len(strides)`` used stages are kept
+    (an 8×8 input has that many resolutions); a stride-2 stem becomes the stride-1 3×3 conv;
+    widths are scaled by ``f = min(1, widest choice / widest kept stage)`` (a width multiplier
+    that shrinks only what does not fit) and every number is snapped to the nearest choice.
+    Returns the assignment and the list of changes made (for the report)."""
+    o = space.options
+    n = len(o.strides)
+    used = [j for j in range(1, len(src_options.strides) + 1) if a[f"stage{j}.depth"] > 0]
+    keep = used[:n]
+    changes = []
+    if len(used) > n:
+        changes.append(f"kept the first {n} of {len(used)} stages")
+    f = min(1.0, max(o.widths) / max(a[f"stage{j}.width"] for j in keep))
+    if f < 1:
+        changes.append(f"width × {f:g}")
+    out = {"act": a["act"], "stem.type": "conv3x3",
+           "stem.width": _snap(a["stem.width"] * f, o.stem_widths)}
+    if a["stem.type"] != "conv3x3":
+        changes.append(f"stem {a['stem.type']} → conv3x3")
+    for k, j in enumerate(keep, 1):
+        for fld, val, choices in (("width", a[f"stage{j}.width"] * f, o.widths),
+                                  ("depth", a[f"stage{j}.depth"], o.depths),
+                                  ("kernel", a[f"stage{j}.kernel"], o.kernels),
+                                  ("expansion", a[f"stage{j}.expansion"], o.expansions)):
+            out[f"stage{k}.{fld}"] = _snap(val, choices)
+            if fld != "width" and out[f"stage{k}.{fld}"] != val:
+                changes.append(f"stage{k} {fld} {val} → {out[f'stage{k}.{fld}']}")
+        out[f"stage{k}.block"] = a[f"stage{j}.block"]
+        out[f"stage{k}.se"] = a[f"stage{j}.se"]
+    head = _snap(a["head.width"] * f, o.head_widths)
+    if head != a["head.width"] * f:
+        changes.append(f"head {a['head.width']} → {head}")
+    out["head.width"] = head
+    out["head.dropout"] = a["head.dropout"]
+    if getattr(src_options, "shortcut", o.shortcut) != o.shortcut and any(
+            out[f"stage{k}.block"] == "basic" for k in range(1, n + 1)):
+        changes.append(f"shortcut {src_options.shortcut} → {o.shortcut} (the space's)")
+    return space.check(out), _dedup(changes)
+
+
+def _dedup(xs: list[str]) -> list[str]:
+    return list(dict.fromkeys(xs))
+
+
+# ---------------------------------------------------------------------------- nasnet-cell
+
+
+def _nasnet_classics(space) -> list[Classic]:
+    from search_spaces import SPACES
+    from search_spaces.nasnet import CellSpec, nasnet_a_specs
+    specs = nasnet_a_specs()
+    full = space.network(specs, "nasnet_a")
+    mobile = SPACES.get("nasnet-cell")(preset="mobile").options
+    out = [Classic("nasnet_a", "nasnet-cell/mobile", full, space.encode(full),
+                   _reason(space, full, mobile), ["NASNet-A cells in the space's network "
+                                                  f"(N={space.options.N}, F={space.options.F})"])]
+    if out[0].assignment is None:    # the concat=unused space: NASNet-A by the paper's rule
+        plain = {k: CellSpec(s.blocks) for k, s in specs.items()}
+        g = space.network(plain, "nasnet_a_unused")
+        out.append(Classic("nasnet_a_unused", "nasnet-cell/mobile", g, space.encode(g), None,
+                           out[0].changes + ["only unread states concatenated (the paper's "
+                                             "rule; NASNet-A also concatenates read ones)"]))
+    return out
+
+
+# ============================================================================ the protocol
+
+
+@dataclass(frozen=True)
+class SpacePlan:
+    """One space of a study: its options (the default, CPU-sized space unless given) and the
+    trial budget of each search on it."""
+
+    space: str
+    trials: int
+    options: dict = field(default_factory=dict)
+
+
+#: controller label -> (controller, options) searched in a study
+ENTRIES = {
+    "random": ("random", {}),
+    "reinforce": ("reinforce", {}),
+    "optuna-tpe": ("optuna", {"sampler": "tpe"}),
+    "evolution": ("evolution", {}),
+}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Everything a study's numbers depend on (kept as ``protocol.json`` in the work dir)."""
+
+    spaces: tuple = (SpacePlan("blocks", 40), SpacePlan("nasnet-cell", 24))
+    controllers: dict = field(default_factory=lambda: dict(ENTRIES))
+    seeds: tuple = (0, 1, 2)
+    dataset: str = "digits"
+    val_fraction: float = 0.5       # the search's train/val split of the training images
+    batch_size: int = 32
+    lr: float = 0.05
+    epochs: int = 4                 # search budget per candidate
+    retrain_epochs: int = 16        # the longer budget of the final retraining
+    workers: int = 2
+
+    def config(self, **kw) -> "SearchConfig":
+        from evaluators.config import SearchConfig
+        return SearchConfig(**{"dataset": self.dataset, "val_fraction": self.val_fraction,
+                               "batch_size": self.batch_size, "lr": self.lr,
+                               "epochs": self.epochs, "workers": self.workers,
+                               "cpus_per_trial": 1, **kw})
+
+    def budget(self) -> dict:
+        """What every result of a work directory depends on (checked when continuing one)."""
+        return {k: getattr(self, k) for k in ("dataset", "val_fraction", "batch_size", "lr",
+                                              "epochs", "retrain_epochs")}
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["spaces"] = [dataclasses.asdict(s) for s in self.spaces]
+        d["controllers"] = {k: [c, dict(o)] for k, (c, o) in self.controllers.items()}
+        d["seeds"] = list(self.seeds)
+        return d
+
+
+# ============================================================================ running
+
+
+def evaluate_genomes(genomes: dict, data, config, root) -> dict:
+    """Train every genome of ``{label: Genome}`` once with the search's evaluator on Ray Tune
+    (budget, recipe and seed from ``config``) on ``data``; the results are kept in the
+    experiment directory ``root`` (a job list, as ``nas sweep`` keeps; a re-run continues it).
+    Returns ``{label: TrialRow}``."""
+    from pathlib import Path
+    from evaluators import tune as tune_exec
+    from evaluators.search import SearchLoop
+    from evaluators.store import DB, ExperimentStore
+    from evaluators.sweep import Job, JobList, SweepSpace
+    space = SweepSpace([Job(label, lambda g=g: g, {}) for label, g in genomes.items()])
+    root = Path(root)
+    config = config.replace(trials=len(genomes), out=str(root))
+    if (root / DB).is_file():
+        store = ExperimentStore.open(root)
+    else:
+        store = ExperimentStore.create(root, config)
+        store.set_meta(kind="sweep")
+    try:
+        loop = SearchLoop(config, store, space, JobList(space, seed=config.seed))
+        if not loop.finished:
+            tune_exec.execute(loop, data, config, root)
+        return {r.assignment["job"]: _cached(store, r) for r in store.rows() if r.done}
+    finally:
+        store.close()
+
+
+def _cached(store, row):
+    """A row with its result (a ``cached`` row: the trained row of the same genome)."""
+    if row.source != "cached":
+        return row
+    return dataclasses.replace(row, result=store.trained_result(row.hash).result)
+
+
+def search_data(protocol: Protocol, seed: int):
+    """The split a search with this seed trains and validates on."""
+    from evaluators.datasets import load_dataset
+    return load_dataset(protocol.dataset, seed=seed, val_fraction=protocol.val_fraction)
+
+
+def retrain_data(protocol: Protocol, seed: int):
+    """The search's training split of ``seed`` against the held-out test split: the final
+    retraining learns from exactly the images the search trained on and is scored on images
+    no search (nor any choice of this study) ever saw."""
+    from evaluators.datasets import load_dataset
+    train = search_data(protocol, seed)
+    test = load_dataset(protocol.dataset, seed=seed, test=True)
+    return dataclasses.replace(train, eval_x=test.eval_x, eval_y=test.eval_y, split="train/test")
+
+
+def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, root):
+    """One search (or the rest of it, if ``root`` holds an unfinished one) on Ray Tune."""
+    from pathlib import Path
+    from evaluators.search import run_search
+    from evaluators.store import DB, ExperimentStore
+    from nas.errors import NasError
+    controller, options = protocol.controllers[label]
+    cfg = protocol.config(space=plan.space, options=dict(plan.options), controller=controller,
+                          controller_options=dict(options), trials=plan.trials, seed=seed,
+                          out=str(root))
+    if not (Path(root) / DB).is_file():
+        return run_search(cfg)
+    store = ExperimentStore.open(root)
+    stored = store.config()
+    store.close()
+    keys = ("space", "options", "controller", "controller_options", "seed", "dataset",
+            "val_fraction", "epochs", "batch_size", "lr")
+    differ = [k for k in keys if _json(getattr(stored, k)) != _json(getattr(cfg, k))]
+    if differ:
+        raise NasError(f"{root} holds a search with other settings ({', '.join(differ)}); "
+                       f"delete it, or give the controller another label")
+    return run_search(resume=root, overrides={"trials": plan.trials})   # more trials: continue
+
+
+def _json(x):
+    import json
+    return json.loads(json.dumps(x))
+
+
+def read_search(root) -> dict:
+    """What a study needs from a search directory: the trained trials in the order the
+    controller asked for them (with parallel workers the order they finish in depends on
+    timing; the n-th network proposed does not for random search), the best-so-far curve
+    over them and the wall time."""
+    from evaluators.report import summarize
+    from evaluators.store import ExperimentStore
+    store = ExperimentStore.open(root)
+    try:
+        rows = [r for r in store.rows() if r.source == "trained" and r.done]
+        curve, best = [], 0.0
+        for r in rows:
+            best = max(best, r.accuracy or 0.0)
+            curve.append(best)
+        return {"dir": str(root), "wall_seconds": summarize(store, 1)["wall_seconds"],
+                "counts": store.counts(), "curve": curve,
+                "trials": [{"hash": r.hash, "accuracy": r.accuracy, "status": r.status,
+                            "flops": r.result.get("flops"), "params": r.result.get("params"),
+                            "genome": r.genome} for r in rows]}
+    finally:
+        store.close()
+
+
+# ============================================================================ analysis
+
+
+def trials_to_reach(curve: list, target: float) -> int | None:
+    """The first trial (1-based) whose best-so-far reaches ``target``; None if none does."""
+    for i, v in enumerate(curve):
+        if v >= target - 1e-12:
+            return i + 1
+    return None
+
+
+def median_trials(ns: list) -> float | None:
+    """The median of trials-to-reach values, a miss (None) counting as infinitely many;
+    None when the median itself is a miss."""
+    import math
+    import statistics
+    m = statistics.median(math.inf if n is None else n for n in ns) if ns else math.inf
+    return None if math.isinf(m) else m
+
+
+def fewer(a: float | None, b: float | None) -> bool:
+    """``a < b`` for trials-to-reach values where None means never."""
+    return a is not None and (b is None or a < b)
+
+
+def mean_std(xs: list) -> tuple[float, float]:
+    import statistics
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return float("nan"), float("nan")
+    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+
+def best_trial(trials: list, max_flops: float | None = None) -> dict | None:
+    """The trial of highest validation accuracy (fewer FLOPs on a tie), under a FLOPs cap."""
+    ok = [t for t in trials if t["accuracy"] is not None and
+          (max_flops is None or (t["flops"] or 0) <= max_flops)]
+    return max(ok, key=lambda t: (t["accuracy"], -(t["flops"] or 0))) if ok else None
+
+
+# ============================================================================ the study
+
+
+def run_study(protocol: Protocol, work, log=print) -> dict:
+    """Run every part of the study (continuing what ``work`` already holds) and return its
+    numbers as JSON-ready data. One Ray session serves every search and evaluation."""
+    import json
+    import time
+    from pathlib import Path
+    from evaluators import tune as tune_exec
+    from nas.errors import NasError
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    stamp = work / "budget.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) != protocol.budget():
+        raise NasError(f"{work} holds a study with another data protocol or budget "
+                       f"({stamp.read_text().strip()}); give another work directory")
+    stamp.write_text(json.dumps(protocol.budget()))
+    t0 = time.time()
+    started = tune_exec.connect(None)
+    try:
+        spaces = {p.space: run_space(protocol, p, work / (p.space + _digest(p.options)), log)
+                  for p in protocol.spaces}
+    finally:
+        if started:
+            import ray
+            ray.shutdown()
+    return {"protocol": protocol.to_dict(), "seconds": round(time.time() - t0, 1),
+            "spaces": spaces}
+
+
+def _digest(x) -> str:
+    """A short stable name for settings (``""`` for none)."""
+    import hashlib
+    import json
+    if not x:
+        return ""
+    return "-" + hashlib.sha1(json.dumps(x, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def run_space(protocol: Protocol, plan: SpacePlan, work, log=print) -> dict:
+    import time
+    from search_spaces import get_space
+    t0 = time.time()
+    space = get_space(plan.space, plan.options)
+    seeds = list(protocol.seeds)
+    classics = classic_points(space)
+    distinct = {c.name: c.genome for c in classics if c.genome is not None and not c.same_as}
+
+    # 1. the classic points at the search's budget, on each seed's search split
+    val = {n: [] for n in distinct}
+    for s in seeds:
+        rows = evaluate_genomes(distinct, search_data(protocol, s), protocol.config(seed=s),
+                                work / f"classics-s{s}")
+        for n in distinct:
+            val[n].append(rows[n].accuracy)
+    log(f"{plan.space}: {len(distinct)} classic points evaluated ({time.time() - t0:.0f} s)")
+
+    # 2. the searches: every controller × seed, the same trial budget
+    searches: dict[str, list] = {}
+    for label in protocol.controllers:
+        for s in seeds:
+            t = time.time()
+            run_one_search(protocol, plan, label, s, work / "search" / f"{label}-s{s}")
+            r = read_search(work / "search" / f"{label}-s{s}")
+            searches.setdefault(label, []).append({"seed": s, **r})
+            log(f"{plan.space}: {label} seed {s}: {len(r['curve'])} trials, best "
+                f"{r['curve'][-1] if r['curve'] else float('nan'):.4f} ({time.time() - t:.0f} s)")
+
+    # 3. choose by validation only: the best classic point (mean over seeds) and what each
+    #    controller found (its best; its best within the best classic's FLOPs); retrain all of
+    #    them and every other classic point on the held-out test split
+    best_classic = max(distinct, key=lambda n: (mean_std(val[n])[0], -_cost(distinct[n])[1]))
+    cap = _cost(distinct[best_classic])[1]
+    found = found_architectures(searches, cap)
+    jobs = {**{f"classic {n}": g for n, g in distinct.items()},
+            **{k: Genome.from_dict(v["genome"]) for k, v in found.items()}}
+    tested = retrain(protocol, jobs, work / "retrain", log)
+    test = {n: tested[f"classic {n}"] for n in distinct}
+
+    out = {"space": plan.space, "options": dict(plan.options), "trials": plan.trials,
+           "decisions": len(space.decisions),
+           "classics": [_classic_row(c, distinct, val, test) for c in classics],
+           "searches": {k: [{kk: vv for kk, vv in r.items() if kk != "trials"} for r in v]
+                        for k, v in searches.items()},
+           "points": {k: [[t["flops"], t["accuracy"]] for r in v for t in r["trials"]
+                          if t["accuracy"] is not None] for k, v in searches.items()},
+           "best_classic": best_classic, "flops_cap": cap,
+           "retrained": [_found_row(k, v, tested[k]) for k, v in found.items()]}
+    out["controllers"] = controller_rows(searches, out["retrained"])
+    out["goals"] = goals(out)
+    out["seconds"] = round(time.time() - t0, 1)
+    return out
+
+
+def retrain(protocol: Protocol, genomes: dict, root, log=print) -> dict:
+    """Test accuracy of each genome after the longer budget, one value per seed."""
+    import time
+    t = time.time()
+    acc = {n: [] for n in genomes}
+    for s in protocol.seeds:
+        rows = evaluate_genomes(genomes, retrain_data(protocol, s),
+                                protocol.config(seed=s, epochs=protocol.retrain_epochs),
+                                root.parent / f"{root.name}-s{s}{_digest(sorted(genomes))}")
+        for n in genomes:
+            acc[n].append(rows[n].accuracy)
+    log(f"{root.parent.name}: retrained {len(genomes)} networks × {len(protocol.seeds)} seeds "
+        f"({time.time() - t:.0f} s)")
+    return acc
+
+
+def found_architectures(searches: dict, cap: float) -> dict:
+    """What each controller found: its best network over all seeds, and its best within the
+    FLOPs ``cap`` (chosen by validation accuracy only). Keyed by genome hash."""
+    found: dict[str, dict] = {}
+    for label, runs in searches.items():
+        trials = [t for r in runs for t in r["trials"]]
+        for role, t in (("best", best_trial(trials)), ("best ≤ cap", best_trial(trials, cap))):
+            if t is None:
+                continue
+            e = found.setdefault(t["hash"], {**t, "roles": []})
+            e["roles"].append(f"{label} {role}")
+    return found
+
+
+def _cost(genome: Genome) -> tuple[int, int]:
+    from nas.cost import cost
+    c = cost(genome)
+    return c.params, c.flops
+
+
+def _classic_row(c: Classic, distinct: dict, val: dict, test: dict) -> dict:
+    name = c.same_as or c.name
+    row = c.to_dict()
+    if c.genome is not None:
+        row["params"], row["flops"] = _cost(c.genome)
+    if name in distinct:
+        row["val"], row["test"] = val[name], test[name]
+        row["val_mean"], row["val_std"] = mean_std(val[name])
+        row["test_mean"], row["test_std"] = mean_std(test[name])
+    return row
+
+
+def _found_row(h: str, t: dict, test: list) -> dict:
+    m, s = mean_std(test)
+    return {"hash": h, "roles": t["roles"], "val": t["accuracy"], "flops": t["flops"],
+            "params": t["params"], "test": test, "test_mean": m, "test_std": s,
+            "genome": t["genome"]}
+
+
+def controller_rows(searches: dict, retrained: list) -> dict:
+    """Per controller: final best (validation) over seeds, trials to reach random's final best
+    on the same seed (random's own: the trial its best came at), search wall time, and the
+    test accuracy of its best network."""
+    rand = {r["seed"]: r["curve"][-1] for r in searches.get("random", []) if r["curve"]}
+    out = {}
+    for label, runs in searches.items():
+        finals = [r["curve"][-1] if r["curve"] else None for r in runs]
+        reach = [trials_to_reach(r["curve"], rand[r["seed"]]) if r["seed"] in rand else None
+                 for r in runs]
+        best = next((x for x in retrained if f"{label} best" in x["roles"]), None)
+        capped = next((x for x in retrained if f"{label} best ≤ cap" in x["roles"]), None)
+        out[label] = {"final_best": finals, "final_best_mean": mean_std(finals)[0],
+                      "final_best_std": mean_std(finals)[1], "reach": reach,
+                      "reach_median": median_trials(reach),
+                      "wall_seconds": [r["wall_seconds"] for r in runs],
+                      "wall_mean": mean_std([r["wall_seconds"] for r in runs])[0],
+                      "wall_std": mean_std([r["wall_seconds"] for r in runs])[1],
+                      "best": _brief(best), "best_capped": _brief(capped)}
+    return out
+
+
+def _brief(x: dict | None) -> dict | None:
+    if x is None:
+        return None
+    return {k: x[k] for k in ("hash", "val", "flops", "params", "test_mean", "test_std")}
+
+
+def goals(space_result: dict) -> dict:
+    """The two goals, decided from the numbers (see the module docstring)."""
+    classics = {c["name"]: c for c in space_result["classics"] if "test_mean" in c}
+    best = classics[space_result["best_classic"]]
+    capped = [x for x in space_result["retrained"] if (x["flops"] or 0) <= best["flops"]]
+    champion = max(capped, key=lambda x: (x["val"], -x["flops"])) if capped else None
+    a = {"best_classic": best["name"], "classic_test": [best["test_mean"], best["test_std"]],
+         "classic_flops": best["flops"], "champion": _brief(champion),
+         "champion_roles": champion["roles"] if champion else [],
+         "met": bool(champion and champion["test_mean"] > best["test_mean"])}
+    if champion:
+        a["seed_wins"] = sum(x > y for x, y in zip(champion["test"], best["test"]))
+        # stricter: every classic point with at least the champion's FLOPs, by test accuracy
+        costlier = [c for c in classics.values() if c["flops"] >= champion["flops"]]
+        a["costlier_beaten"] = sorted(c["name"] for c in costlier
+                                      if champion["test_mean"] > c["test_mean"])
+        a["costlier_not_beaten"] = sorted(c["name"] for c in costlier
+                                          if champion["test_mean"] <= c["test_mean"])
+    rows = space_result["controllers"]
+    rnd = rows["random"]["reach_median"] if "random" in rows else None
+    b = {label: {"reach_median": r["reach_median"], "random_reach_median": rnd,
+                 "met": fewer(r["reach_median"], rnd)}
+         for label, r in rows.items() if label != "random" and "random" in rows}
+    return {"beats_classic": a, "faster_than_random": b}
