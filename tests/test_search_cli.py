@@ -38,7 +38,7 @@ def nas_main(capsys, *argv):
     (("--option", "bogus=1"), "bogus"),
     (("--option", "N"), "--option 'N': expected NAME=VALUE"),
     (("--controller", "evolution", "--controller-option", "population=x"),
-     "option 'population': expected int"),
+     "option 'population': expected an integer"),
     (("--space", "exhaustive", "--init", "resnet18"), "not in space 'exhaustive'"),
     (("--resume", "/nonexistent/exp"), "is not an experiment directory"),
     (("--address", "127.0.0.1:1"), "nothing answers there"),
