@@ -127,7 +127,7 @@ class Controller(abc.ABC):
         h = self._hashes.get(key)
         if h is None:
             fast = getattr(self.space, "assignment_hash", None)
-            h = fast(assignment) if fast else self.space.decode(assignment).hash
+            h = fast(assignment) if fast else self.space.decode_cached(assignment).hash
             self._hashes[key] = h
         return h
 

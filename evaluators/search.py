@@ -161,7 +161,7 @@ class SearchLoop:
         a = self.controller.ask()
         settings = self.settings_of(a)
         try:
-            decoded = self.space.decode(a)
+            decoded = self.space.decode_cached(a)
             genome = self.fit(decoded)
         except GenomeError as e:
             n = self._record(a, "-", {}, "rejected", settings)

@@ -76,6 +76,19 @@ class SearchSpace(abc.ABC):
         return {}
 
     # ------------------------------------------------------------------ generic helpers
+    def decode_cached(self, assignment: Mapping[str, Any]) -> Genome:
+        """``decode`` memoised by assignment (genomes are immutable, so the controller's dedup
+        and the search loop share one decode and one hash per candidate)."""
+        import json
+        cache = self.__dict__.setdefault("_decoded", {})
+        key = json.dumps(dict(assignment), sort_keys=True, default=repr)
+        g = cache.get(key)
+        if g is None:
+            if len(cache) >= 4096:
+                cache.clear()
+            g = cache[key] = self.decode(assignment)
+        return g
+
     def check(self, assignment: Mapping[str, Any]) -> Assignment:
         """Validate an assignment: every decision present with an allowed value, nothing else."""
         if not isinstance(assignment, Mapping):
