@@ -140,8 +140,13 @@ def plot_pareto(stores: list[ExperimentStore], path: Path) -> Path:
     if front:
         ax.step([p[0] for p in front], [p[1] for p in front], where="post", c="k", lw=1,
                 label="Pareto front")
-    if allpts:
-        ax.set_xscale("log")
+    from matplotlib.ticker import EngFormatter
+    flops = [p[0] for p in allpts]
+    if flops and max(flops) > 10 * min(flops):
+        ax.set_xscale("log")  # spans a decade or more
+    ax.xaxis.set_major_formatter(EngFormatter())
+    ax.xaxis.set_minor_formatter(EngFormatter() if ax.get_xscale() == "log" and flops and
+                                 max(flops) < 100 * min(flops) else "")
     return _save(fig, ax, path, "accuracy vs cost (★ classic fixed points)",
                  "FLOPs (multiply-adds)", "validation accuracy")
 
