@@ -90,11 +90,17 @@ def draw(genome: Genome, path: str | Path, max_cells: int = 4) -> Path:
     picks.sort()
     if not picks:
         picks = [0]
-    fig, axes = plt.subplots(1, len(picks), figsize=(4.2 * len(picks), 6.5), squeeze=False)
+    graphs = {b: block_digraph(g, b) for b in picks}
+    layouts = {b: _layers(dg) for b, dg in graphs.items()}
+    depth = max(max(y for _, y in pos.values()) + 1 for pos in layouts.values())
+    width = max(max(sum(1 for _, y in pos.values() if y == row)
+                    for row in {y for _, y in pos.values()}) for pos in layouts.values())
+    # the figure grows with the cells so boxes keep their size and never overlap
+    fig, axes = plt.subplots(1, len(picks), figsize=(max(3.5, 1.45 * width) * len(picks),
+                                                    max(5.0, 0.85 * depth + 1.2)), squeeze=False)
     by_index = {n.index: n for n in g.nodes}
     for ax, b in zip(axes[0], picks):
-        dg = block_digraph(g, b)
-        pos = _layers(dg)
+        dg, pos = graphs[b], layouts[b]
         labels, colors = {}, []
         for v in dg.nodes:
             if isinstance(v, tuple):
@@ -105,18 +111,19 @@ def draw(genome: Genome, path: str | Path, max_cells: int = 4) -> Path:
                 labels[v] = node_text(n) + "\n" + "×".join(map(str, n.shape))
                 colors.append(_COLORS[_category(n.op)])
         nx.draw_networkx_edges(dg, pos, ax=ax, arrows=True, arrowsize=10, edge_color="#555555",
-                               node_size=1400)
-        nx.draw_networkx_nodes(dg, pos, ax=ax, node_color=colors, node_size=1400,
+                               node_size=1600)
+        nx.draw_networkx_nodes(dg, pos, ax=ax, node_color=colors, node_size=1600,
                                node_shape="s", edgecolors="#333333")
         nx.draw_networkx_labels(dg, pos, labels, ax=ax, font_size=6.5)
         blk = g.blocks[b]
         ax.set_title(f"{blk.path or 'block ' + str(b)}" + (f" (cell {blk.cell})" if blk.cell else ""),
                      fontsize=9)
         ax.axis("off")
-    stages = " → ".join(f"{s.name or '(top level)'}×{s.repeat}" for s in genome.stages)
+    named = [f"{s.name}×{s.repeat}" for s in genome.stages if s.name]
+    stages = " → ".join(named) if named else f"{len(g.blocks)} blocks"
     fig.suptitle(f"{genome.name}  ({genome.hash[:12]})\n{stages}", fontsize=9)
     fig.tight_layout()
     out = Path(path)
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=90)
     plt.close(fig)
     return out
