@@ -57,7 +57,7 @@ def add_parser(sub) -> None:
                    "optuna (default random; see `nas controllers`)")
     p.add_argument("--trials", type=int, metavar="N", help="candidates to train (the budget; "
                    "default 8)")
-    p.add_argument("--option", action="append", default=[], metavar="K=V",
+    p.add_argument("--option", "-o", action="append", default=[], metavar="K=V",
                    help="a space option, e.g. --option N=1 (repeatable)")
     p.add_argument("--controller-option", action="append", default=[], metavar="K=V",
                    help="a controller option, e.g. --controller-option population=8")

@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     p.add_argument("--nets", metavar="NAME,NAME", help="classic nets (see `nas nets`)")
     p.add_argument("--space", metavar="NAME", help="space to sample genomes from (with --n)")
     p.add_argument("--n", type=int, help="genomes sampled from --space")
-    p.add_argument("--option", action="append", default=[], metavar="K=V",
+    p.add_argument("--option", "-o", action="append", default=[], metavar="K=V",
                    help="a space option (repeatable)")
     p.add_argument("--grid", action="append", default=[], metavar="K=V1,V2",
                    help="a setting to vary, e.g. --grid lr=0.1,0.05 (repeatable)")
