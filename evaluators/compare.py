@@ -258,11 +258,12 @@ class Protocol:
 # ============================================================================ running
 
 
-def evaluate_genomes(genomes: dict, data, config, root) -> dict:
+def evaluate_genomes(genomes: dict, data, config, root, before_run=None) -> dict:
     """Train every genome of ``{label: Genome}`` once with the search's evaluator on Ray Tune
     (budget, recipe and seed from ``config``) on ``data``; the results are kept in the
     experiment directory ``root`` (a job list, as ``nas sweep`` keeps; a re-run continues it).
-    Returns ``{label: TrialRow}``."""
+    ``before_run()`` is called first if anything needs training. Returns
+    ``{label: TrialRow}``."""
     from pathlib import Path
     from evaluators import tune as tune_exec
     from evaluators.search import SearchLoop
@@ -279,6 +280,8 @@ def evaluate_genomes(genomes: dict, data, config, root) -> dict:
     try:
         loop = SearchLoop(config, store, space, JobList(space, seed=config.seed))
         if not loop.finished:
+            if before_run is not None:
+                before_run()
             tune_exec.execute(loop, data, config, root)
         return {r.assignment["job"]: _cached(store, r) for r in store.rows() if r.done}
     finally:
@@ -308,8 +311,10 @@ def retrain_data(protocol: Protocol, seed: int):
     return dataclasses.replace(train, eval_x=test.eval_x, eval_y=test.eval_y, split="train/test")
 
 
-def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, root):
-    """One search (or the rest of it, if ``root`` holds an unfinished one) on Ray Tune."""
+def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, root,
+                   before_run=None) -> None:
+    """One search (or the rest of it, if ``root`` holds an unfinished one) on Ray Tune;
+    ``before_run()`` is called first if anything needs training."""
     from pathlib import Path
     from evaluators.search import run_search
     from evaluators.store import DB, ExperimentStore
@@ -319,9 +324,12 @@ def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, r
                           controller_options=dict(options), trials=plan.trials, seed=seed,
                           out=str(root))
     if not (Path(root) / DB).is_file():
-        return run_search(cfg)
+        if before_run is not None:
+            before_run()
+        run_search(cfg)
+        return
     store = ExperimentStore.open(root)
-    stored = store.config()
+    stored, done = store.config(), store.counts()["trained"]
     store.close()
     keys = ("space", "options", "controller", "controller_options", "seed", "dataset",
             "val_fraction", "epochs", "batch_size", "lr")
@@ -329,7 +337,10 @@ def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, r
     if differ:
         raise NasError(f"{root} holds a search with other settings ({', '.join(differ)}); "
                        f"delete it, or give the controller another label")
-    return run_search(resume=root, overrides={"trials": plan.trials})   # more trials: continue
+    if done < plan.trials:                  # interrupted, or a larger budget: continue it
+        if before_run is not None:
+            before_run()
+        run_search(resume=root, overrides={"trials": plan.trials})
 
 
 def _json(x):
@@ -419,10 +430,14 @@ def run_study(protocol: Protocol, work, log=print) -> dict:
                        f"({stamp.read_text().strip()}); give another work directory")
     stamp.write_text(json.dumps(protocol.budget()))
     t0 = time.time()
-    started = tune_exec.connect(None)
+    started = []
+
+    def ray_up() -> None:        # Ray only if something trains; then one session for all
+        if tune_exec.connect(None):
+            started.append(True)
     try:
-        spaces = {p.space: run_space(protocol, p, work / (p.space + _digest(p.options)), log)
-                  for p in protocol.spaces}
+        spaces = {p.space: run_space(protocol, p, work / (p.space + _digest(p.options)), log,
+                                     ray_up) for p in protocol.spaces}
     finally:
         if started:
             import ray
@@ -440,7 +455,7 @@ def _digest(x) -> str:
     return "-" + hashlib.sha1(json.dumps(x, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def run_space(protocol: Protocol, plan: SpacePlan, work, log=print) -> dict:
+def run_space(protocol: Protocol, plan: SpacePlan, work, log=print, before_run=None) -> dict:
     import time
     from search_spaces import get_space
     t0 = time.time()
@@ -453,7 +468,7 @@ def run_space(protocol: Protocol, plan: SpacePlan, work, log=print) -> dict:
     val = {n: [] for n in distinct}
     for s in seeds:
         rows = evaluate_genomes(distinct, search_data(protocol, s), protocol.config(seed=s),
-                                work / f"classics-s{s}")
+                                work / f"classics-s{s}", before_run)
         for n in distinct:
             val[n].append(rows[n].accuracy)
     log(f"{plan.space}: {len(distinct)} classic points evaluated ({time.time() - t0:.0f} s)")
@@ -463,7 +478,8 @@ def run_space(protocol: Protocol, plan: SpacePlan, work, log=print) -> dict:
     for label in protocol.controllers:
         for s in seeds:
             t = time.time()
-            run_one_search(protocol, plan, label, s, work / "search" / f"{label}-s{s}")
+            run_one_search(protocol, plan, label, s, work / "search" / f"{label}-s{s}",
+                           before_run)
             r = read_search(work / "search" / f"{label}-s{s}")
             searches.setdefault(label, []).append({"seed": s, **r})
             log(f"{plan.space}: {label} seed {s}: {len(r['curve'])} trials, best "
@@ -477,7 +493,7 @@ def run_space(protocol: Protocol, plan: SpacePlan, work, log=print) -> dict:
     found = found_architectures(searches, cap)
     jobs = {**{f"classic {n}": g for n, g in distinct.items()},
             **{k: Genome.from_dict(v["genome"]) for k, v in found.items()}}
-    tested = retrain(protocol, jobs, work / "retrain", log)
+    tested = retrain(protocol, jobs, work / "retrain", log, before_run)
     test = {n: tested[f"classic {n}"] for n in distinct}
 
     out = {"space": plan.space, "options": dict(plan.options), "trials": plan.trials,
@@ -495,20 +511,42 @@ def run_space(protocol: Protocol, plan: SpacePlan, work, log=print) -> dict:
     return out
 
 
-def retrain(protocol: Protocol, genomes: dict, root, log=print) -> dict:
-    """Test accuracy of each genome after the longer budget, one value per seed."""
+def retrain(protocol: Protocol, genomes: dict, root, log=print, before_run=None) -> dict:
+    """Test accuracy of each genome after the longer budget, one value per seed. A network
+    (genome hash) already retrained on a seed in this work directory is not trained again."""
     import time
     t = time.time()
     acc = {n: [] for n in genomes}
     for s in protocol.seeds:
-        rows = evaluate_genomes(genomes, retrain_data(protocol, s),
-                                protocol.config(seed=s, epochs=protocol.retrain_epochs),
-                                root.parent / f"{root.name}-s{s}{_digest(sorted(genomes))}")
-        for n in genomes:
-            acc[n].append(rows[n].accuracy)
+        prefix = f"{root.name}-s{s}"
+        known = _tested(root.parent, prefix)
+        todo = {n: g for n, g in genomes.items() if g.hash not in known}
+        if todo:
+            rows = evaluate_genomes(todo, retrain_data(protocol, s),
+                                    protocol.config(seed=s, epochs=protocol.retrain_epochs),
+                                    root.parent / f"{prefix}{_digest(sorted(todo))}",
+                                    before_run)
+            known.update({g.hash: rows[n].accuracy for n, g in todo.items()})
+        for n, g in genomes.items():
+            acc[n].append(known[g.hash])
     log(f"{root.parent.name}: retrained {len(genomes)} networks × {len(protocol.seeds)} seeds "
         f"({time.time() - t:.0f} s)")
     return acc
+
+
+def _tested(parent, prefix: str) -> dict:
+    """genome hash -> accuracy of every finished evaluation in ``parent/prefix[-*]``."""
+    from evaluators.store import DB, ExperimentStore
+    out = {}
+    for d in sorted(parent.glob(f"{prefix}*")):
+        if d.name != prefix and not d.name.startswith(prefix + "-") or not (d / DB).is_file():
+            continue
+        store = ExperimentStore.open(d)
+        try:
+            out.update({r.hash: _cached(store, r).accuracy for r in store.rows() if r.done})
+        finally:
+            store.close()
+    return out
 
 
 def found_architectures(searches: dict, cap: float) -> dict:

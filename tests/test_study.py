@@ -94,17 +94,30 @@ def test_a_work_directory_is_continued_only_under_the_same_settings(tmp_path):
         run_one_search(protocol, plan, "evolution", 0, root)
 
 
-@pytest.mark.slow
-@pytest.mark.ray
-def test_tiny_study_end_to_end(tmp_path):
+def _study(tmp_path):
     out = tmp_path / "out"
     p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "study.py"), "--tiny",
                         "--work", str(tmp_path / "work"), "--out", str(out)],
                        capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
-    res = json.loads((out / "study.json").read_text())
+    return p, json.loads((out / "study.json").read_text())
+
+
+def _without_times(x):
+    if isinstance(x, dict):
+        return {k: _without_times(v) for k, v in x.items() if k != "seconds"}
+    if isinstance(x, list):
+        return [_without_times(v) for v in x]
+    return x
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_tiny_study_end_to_end(tmp_path):
+    p, res = _study(tmp_path)
+    out = tmp_path / "out"
     s = res["spaces"]["blocks"]
-    assert set(s["searches"]) == {"random", "reinforce", "optuna-tpe", "evolution"}
+    assert set(s["searches"]) == {"random", "optuna-tpe"}
     for label, runs in s["searches"].items():
         assert [r["seed"] for r in runs] == [0]
         curve = runs[0]["curve"]
@@ -128,14 +141,21 @@ def test_tiny_study_end_to_end(tmp_path):
         if any("≤ cap" in r for r in x["roles"]):
             assert x["flops"] <= s["flops_cap"]
     g = s["goals"]
-    assert set(g["faster_than_random"]) == {"reinforce", "optuna-tpe", "evolution"}
+    assert set(g["faster_than_random"]) == {"optuna-tpe"}
     champ = g["beats_classic"]["champion"]
     assert champ["flops"] <= s["flops_cap"]
     assert g["beats_classic"]["met"] == (champ["test_mean"] > g["beats_classic"]["classic_test"][0])
     md = (out / "study.md").read_text()
     for text in ("## Protocol", "### Controllers", "### Classic points", "resnet20-s",
-                 "--option shortcut=A", "goal 1", "goal 2 reinforce"):
+                 "--option shortcut=A", "goal 1", "goal 2 optuna-tpe"):
         assert text in md
     for name in ("progress-blocks.png", "pareto-blocks.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     assert "goal 1" in p.stdout
+    # a re-run continues the work directory: nothing is trained again (Ray is not even
+    # started) and the numbers are the same
+    dbs = sorted(str(d.relative_to(tmp_path)) for d in tmp_path.rglob("trials.db"))
+    assert len(dbs) == 4                    # classics, 2 searches, retrain
+    _, again = _study(tmp_path)
+    assert sorted(str(d.relative_to(tmp_path)) for d in tmp_path.rglob("trials.db")) == dbs
+    assert _without_times(again) == _without_times(res)
