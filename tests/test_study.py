@@ -80,6 +80,24 @@ def test_trials_to_reach_and_the_goal_arithmetic():
     assert found["c"]["roles"] == ["random best ≤ cap", "evolution best", "evolution best ≤ cap"]
 
 
+def test_goal_two_reads_the_mean_best_so_far_curves():
+    from evaluators.compare import controller_rows, mean_curve
+    assert mean_curve([[0.5, 0.9], [0.7, 0.7, 0.8]]) == pytest.approx([0.6, 0.8, 0.85])
+    searches = {"random": [{"seed": 0, "curve": [0.5, 0.6, 0.9, 0.9]},
+                           {"seed": 1, "curve": [0.7, 0.7, 0.7, 0.8]}],
+                "tpe": [{"seed": 0, "curve": [0.5, 0.8, 0.8, 0.8]},
+                        {"seed": 1, "curve": [0.6, 0.9, 0.9, 0.9]}]}
+    for runs in searches.values():
+        for r in runs:
+            r["wall_seconds"] = 1.0
+    rows = controller_rows(searches, [])
+    # random's mean curve ends at 0.85 (trial 4); tpe's mean is 0.85 from trial 2
+    assert rows["random"]["reach_mean"] == 4 and rows["tpe"]["reach_mean"] == 2
+    # per seed: tpe never reaches 0.9 on seed 0, reaches 0.8 at trial 2 on seed 1
+    assert rows["tpe"]["reach"] == [None, 2] and rows["random"]["reach"] == [3, 4]
+    assert rows["tpe"]["reach_median"] is None
+
+
 def test_a_work_directory_is_continued_only_under_the_same_settings(tmp_path):
     (tmp_path / "budget.json").write_text(json.dumps(Protocol().budget()))
     with pytest.raises(NasError, match="another data protocol or budget"):
@@ -142,6 +160,10 @@ def test_tiny_study_end_to_end(tmp_path):
             assert x["flops"] <= s["flops_cap"]
     g = s["goals"]
     assert set(g["faster_than_random"]) == {"optuna-tpe"}
+    tpe, rnd_row = s["controllers"]["optuna-tpe"], s["controllers"]["random"]
+    assert tpe["mean_curve"] == s["searches"]["optuna-tpe"][0]["curve"]     # one seed
+    assert g["faster_than_random"]["optuna-tpe"]["met"] == (
+        tpe["reach_mean"] is not None and tpe["reach_mean"] < rnd_row["reach_mean"])
     champ = g["beats_classic"]["champion"]
     assert champ["flops"] <= s["flops_cap"]
     assert g["beats_classic"]["met"] == (champ["test_mean"] > g["beats_classic"]["classic_test"][0])
