@@ -93,3 +93,26 @@ def test_hash_ignores_dead_and_elided_nodes():
                     Node("a", "conv", ("skip",), {"out_ch": 4})), output="a")
     mk = lambda c: Genome("g", stages=(Stage("s", c),), input=(3, 8, 8))  # noqa: E731
     assert mk(a).hash == mk(b).hash
+
+
+#: hashes as the first release computed them (networkx 3.6.1's WL)
+PINNED = {"resnet18": "a53b52af426592c60dac866a167fa26b",
+          "nasnet_a_mobile": "03775f462a040a136b0d0f8de4b40f3c"}
+
+
+def test_our_weisfeiler_lehman_equals_networkx_and_hashes_are_pinned():
+    """The WL hash is written out (no networkx graphs per block, no dependence on the installed
+    networkx); it must equal networkx's ≥ 3.5 definition on any labelled DAG, and a network's
+    hash must never change between versions (stored experiments are keyed by it)."""
+    from nas.hashing import _block_dag, wl_hash
+    rng = random.Random(3)
+    for _ in range(200):
+        g = to_genome(random_cell(rng, rng.randint(1, 8)))
+        for b in range(len(g.graph.blocks)):
+            labels, succ, pred = _block_dag(g.graph, b)
+            ref = block_digraph(g.graph, b)
+            for it in (1, 2, 3):
+                assert wl_hash(labels, succ, pred, it) == nx.weisfeiler_lehman_graph_hash(
+                    ref, node_attr="label", iterations=it, digest_size=16)
+    assert get_net("resnet18").hash == PINNED["resnet18"]
+    assert get_net("nasnet_a_mobile").hash == PINNED["nasnet_a_mobile"]
