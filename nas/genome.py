@@ -561,6 +561,34 @@ def _live(cell: Cell) -> set[int]:
     return live
 
 
+_RESOLVED: dict = {}
+
+
+def _typed(v):
+    """A memo key that tells 1, 1.0 and True apart (they are equal as dict keys)."""
+    if isinstance(v, tuple):
+        return tuple(_typed(x) for x in v)
+    return (type(v), v)
+
+
+def _resolve(spec, raw: dict, in_shapes: tuple) -> tuple[dict, tuple]:
+    """An op's checked arguments and output shape (memoised: a search lowers the same few
+    op/argument/shape combinations thousands of times)."""
+    try:
+        key = (spec.name, tuple((k, _typed(v)) for k, v in raw.items()), in_shapes)
+        hit = _RESOLVED.get(key)
+    except TypeError:                  # an unhashable argument value (a list): no memo
+        key = hit = None
+    if hit is None:
+        args = spec.resolve_args(raw)
+        hit = (args, tuple(spec.infer(in_shapes, args)))
+        if key is not None:
+            if len(_RESOLVED) >= 100_000:
+                _RESOLVED.clear()
+            _RESOLVED[key] = hit
+    return dict(hit[0]), hit[1]
+
+
 def _lower_cell(cell: Cell, bpath: str, env: dict, slots: tuple[int, ...], nodes: list[LNode],
                 block: int, module_paths: dict[str, str]) -> int:
     where = {s: gi for s, gi in zip(cell.inputs, slots)}  # name -> graph index
@@ -585,8 +613,7 @@ def _lower_cell(cell: Cell, bpath: str, env: dict, slots: tuple[int, ...], nodes
             raw[key] = v if kind == "str" else _eval_value(v, env, f"{path}.{key}")
         in_shapes = tuple(nodes[s].shape for s in srcs)
         try:
-            args = spec.resolve_args(raw)
-            shape = tuple(spec.infer(in_shapes, args))
+            args, shape = _resolve(spec, raw, in_shapes)
         except OpShapeError as e:
             raise GenomeError(path, str(e)) from None
         ln = LNode(len(nodes), path, n.op, tuple(srcs), args, in_shapes, shape, block)

@@ -78,6 +78,19 @@ def test_invalid_genomes_raise_one_precise_error(make, path, words):
     assert "\n" not in str(e.value)
 
 
+def test_lowering_memo_never_lets_a_wrong_kind_through():
+    """Lowering memoises op/argument/shape checks; 1, 1.0 and True are equal as dict keys,
+    so the memo must still reject what a fresh check rejects."""
+    ok = net(chain(Node("a", "conv", args={"out_ch": 1, "kernel": 1, "bias": True})))
+    assert ok.graph.nodes[1].args["out_ch"] == 1 and ok.graph.nodes[1].args["bias"] is True
+    with pytest.raises(GenomeError, match="out_ch' must be int"):
+        net(chain(Node("a", "conv", args={"out_ch": True, "kernel": 1, "bias": True})))
+    with pytest.raises(GenomeError, match="bias' must be bool"):
+        net(chain(Node("a", "conv", args={"out_ch": 1, "kernel": 1, "bias": 1})))
+    again = net(chain(Node("a", "conv", args={"out_ch": 1.0, "kernel": 1, "bias": True})))
+    assert type(again.graph.nodes[1].args["out_ch"]) is int and again.hash == ok.hash
+
+
 @pytest.mark.parametrize("doc, words", [
     ({"name": "x", "stages": "nope"}, "stages: stages must be list"),
     ({"name": "x", "stages": [{"name": "s", "cell": {"nodes": [{"name": "a", "op": "conv",
