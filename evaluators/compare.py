@@ -206,12 +206,14 @@ def _nasnet_classics(space) -> list[Classic]:
 
 @dataclass(frozen=True)
 class SpacePlan:
-    """One space of a study: its options (the default, CPU-sized space unless given) and the
-    trial budget of each search on it."""
+    """One space of a study: its options (the default, CPU-sized space unless given), the
+    trial budget of each search on it, and the controllers (labels) that also search under a
+    hard constraint at the best classic point's FLOPs (the cap; label ``<label>-capped``)."""
 
     space: str
     trials: int
     options: dict = field(default_factory=dict)
+    capped: tuple = ()
 
 
 #: controller label -> (controller, options) searched in a study
@@ -315,9 +317,9 @@ def retrain_data(protocol: Protocol, seed: int):
 
 
 def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, root,
-                   before_run=None) -> None:
-    """One search (or the rest of it, if ``root`` holds an unfinished one) on Ray Tune;
-    ``before_run()`` is called first if anything needs training."""
+                   before_run=None, constraints: dict | None = None) -> None:
+    """One search (or the rest of it, if ``root`` holds an unfinished one) on Ray Tune, under
+    hard ``constraints`` if given; ``before_run()`` is called first if anything trains."""
     from pathlib import Path
     from evaluators.search import run_search
     from evaluators.store import DB, ExperimentStore
@@ -325,7 +327,7 @@ def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, r
     controller, options = protocol.controllers[label]
     cfg = protocol.config(space=plan.space, options=dict(plan.options), controller=controller,
                           controller_options=dict(options), trials=plan.trials, seed=seed,
-                          out=str(root))
+                          constraints=dict(constraints or {}), out=str(root))
     if not (Path(root) / DB).is_file():
         if before_run is not None:
             before_run()
@@ -335,7 +337,7 @@ def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, r
     stored, done = store.config(), store.counts()["trained"]
     store.close()
     keys = ("space", "options", "controller", "controller_options", "seed", "dataset",
-            "val_fraction", "epochs", "batch_size", "lr")
+            "val_fraction", "epochs", "batch_size", "lr", "constraints")
     differ = [k for k in keys if _json(getattr(stored, k)) != _json(getattr(cfg, k))]
     if differ:
         raise NasError(f"{root} holds a search with other settings ({', '.join(differ)}); "
@@ -476,24 +478,31 @@ def run_space(protocol: Protocol, plan: SpacePlan, work, log=print, before_run=N
             val[n].append(rows[n].accuracy)
     log(f"{plan.space}: {len(distinct)} classic points evaluated ({time.time() - t0:.0f} s)")
 
-    # 2. the searches: every controller × seed, the same trial budget
-    searches: dict[str, list] = {}
-    for label in protocol.controllers:
-        for s in seeds:
-            t = time.time()
-            run_one_search(protocol, plan, label, s, work / "search" / f"{label}-s{s}",
-                           before_run)
-            r = read_search(work / "search" / f"{label}-s{s}")
-            searches.setdefault(label, []).append({"seed": s, **r})
-            log(f"{plan.space}: {label} seed {s}: {len(r['curve'])} trials, best "
-                f"{r['curve'][-1] if r['curve'] else float('nan'):.4f} ({time.time() - t:.0f} s)")
-
-    # 3. choose by validation only: the best classic point (mean over seeds) and what each
-    #    controller found (its best; its best within the best classic's FLOPs); retrain all of
-    #    them and every other classic point on the held-out test split
+    # the best classic point by validation (mean over seeds); its FLOPs are the cap
     best_classic = max(distinct, key=lambda n: (mean_std(val[n])[0], -_cost(distinct[n])[1]))
     cap = _cost(distinct[best_classic])[1]
-    found = found_architectures(searches, cap)
+
+    # 2. the searches: every controller × seed, the same trial budget; then the capped ones
+    #    (candidates above the cap are rejected by the cost model before training and do not
+    #    count against the budget)
+    searches: dict[str, list] = {}
+    capped: dict[str, list] = {}
+    runs = [(label, searches, None) for label in protocol.controllers] + \
+        [(label, capped, {"max_flops": cap}) for label in plan.capped]
+    for label, into, constraints in runs:
+        name = label + ("-capped" if constraints else "")
+        for s in seeds:
+            t = time.time()
+            run_one_search(protocol, plan, label, s, work / "search" / f"{name}-s{s}",
+                           before_run, constraints)
+            r = read_search(work / "search" / f"{name}-s{s}")
+            into.setdefault(name, []).append({"seed": s, **r})
+            log(f"{plan.space}: {name} seed {s}: {len(r['curve'])} trials, best "
+                f"{r['curve'][-1] if r['curve'] else float('nan'):.4f} ({time.time() - t:.0f} s)")
+
+    # 3. choose by validation only what each controller found (its best; its best within the
+    #    cap); retrain all of them and every classic point on the held-out test split
+    found = found_architectures({**searches, **capped}, cap)
     jobs = {**{f"classic {n}": g for n, g in distinct.items()},
             **{k: Genome.from_dict(v["genome"]) for k, v in found.items()}}
     tested = retrain(protocol, jobs, work / "retrain", log, before_run)
@@ -504,11 +513,15 @@ def run_space(protocol: Protocol, plan: SpacePlan, work, log=print, before_run=N
            "classics": [_classic_row(c, distinct, val, test) for c in classics],
            "searches": {k: [{kk: vv for kk, vv in r.items() if kk != "trials"} for r in v]
                         for k, v in searches.items()},
+           "capped_searches": {k: [{kk: vv for kk, vv in r.items() if kk != "trials"}
+                                   for r in v] for k, v in capped.items()},
            "points": {k: [[t["flops"], t["accuracy"]] for r in v for t in r["trials"]
-                          if t["accuracy"] is not None] for k, v in searches.items()},
+                          if t["accuracy"] is not None]
+                      for k, v in {**searches, **capped}.items()},
            "best_classic": best_classic, "flops_cap": cap,
            "retrained": [_found_row(k, v, tested[k]) for k, v in found.items()]}
     out["controllers"] = controller_rows(searches, out["retrained"])
+    out["capped"] = controller_rows(capped, out["retrained"])
     out["goals"] = goals(out)
     out["seconds"] = round(time.time() - t0, 1)
     return out

@@ -158,6 +158,12 @@ def test_tiny_study_end_to_end(tmp_path):
         assert 0 <= x["test"][0] <= 1 and x["genome"]["input"] == [1, 8, 8]
         if any("≤ cap" in r for r in x["roles"]):
             assert x["flops"] <= s["flops_cap"]
+    # the capped search trained only networks within the best classic's FLOPs, competes for
+    # goal 1 (its best is retrained) and not for goal 2
+    assert set(s["capped"]) == {"random-capped"} and "random-capped" not in s["controllers"]
+    capped_pts = s["points"]["random-capped"]
+    assert len(capped_pts) == 3 and all(f <= s["flops_cap"] for f, _ in capped_pts)
+    assert "random-capped best" in roles
     g = s["goals"]
     assert set(g["faster_than_random"]) == {"optuna-tpe"}
     tpe, rnd_row = s["controllers"]["optuna-tpe"], s["controllers"]["random"]
@@ -169,7 +175,8 @@ def test_tiny_study_end_to_end(tmp_path):
     assert g["beats_classic"]["met"] == (champ["test_mean"] > g["beats_classic"]["classic_test"][0])
     md = (out / "study.md").read_text()
     for text in ("## Protocol", "### Controllers", "### Classic points", "resnet20-s",
-                 "--option shortcut=A", "goal 1", "goal 2 optuna-tpe"):
+                 "--option shortcut=A", "goal 1", "goal 2 optuna-tpe",
+                 "### FLOPs-capped searches", "| random-capped |"):
         assert text in md
     for name in ("progress-blocks.png", "pareto-blocks.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
@@ -177,7 +184,7 @@ def test_tiny_study_end_to_end(tmp_path):
     # a re-run continues the work directory: nothing is trained again (Ray is not even
     # started) and the numbers are the same
     dbs = sorted(str(d.relative_to(tmp_path)) for d in tmp_path.rglob("trials.db"))
-    assert len(dbs) == 4                    # classics, 2 searches, retrain
+    assert len(dbs) == 5                    # classics, 3 searches, retrain
     _, again = _study(tmp_path)
     assert sorted(str(d.relative_to(tmp_path)) for d in tmp_path.rglob("trials.db")) == dbs
     assert _without_times(again) == _without_times(res)
