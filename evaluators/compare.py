@@ -263,7 +263,11 @@ class Protocol:
 # ============================================================================ running
 
 
-def evaluate_genomes(genomes: dict, data, config, root, before_run=None) -> dict:
+def _nothing() -> None:
+    """The default ``before_run``."""
+
+
+def evaluate_genomes(genomes: dict, data, config, root, before_run=_nothing) -> dict:
     """Train every genome of ``{label: Genome}`` once with the search's evaluator on Ray Tune
     (budget, recipe and seed from ``config``) on ``data``; the results are kept in the
     experiment directory ``root`` (a job list, as ``nas sweep`` keeps; a re-run continues it).
@@ -285,8 +289,7 @@ def evaluate_genomes(genomes: dict, data, config, root, before_run=None) -> dict
     try:
         loop = SearchLoop(config, store, space, JobList(space, seed=config.seed))
         if not loop.finished:
-            if before_run is not None:
-                before_run()
+            before_run()
             tune_exec.execute(loop, data, config, root)
         return {r.assignment["job"]: _cached(store, r) for r in store.rows() if r.done}
     finally:
@@ -317,7 +320,7 @@ def retrain_data(protocol: Protocol, seed: int):
 
 
 def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, root,
-                   before_run=None, constraints: dict | None = None) -> None:
+                   before_run=_nothing, constraints: dict | None = None) -> None:
     """One search (or the rest of it, if ``root`` holds an unfinished one) on Ray Tune, under
     hard ``constraints`` if given; ``before_run()`` is called first if anything trains."""
     from pathlib import Path
@@ -329,8 +332,7 @@ def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, r
                           controller_options=dict(options), trials=plan.trials, seed=seed,
                           constraints=dict(constraints or {}), out=str(root))
     if not (Path(root) / DB).is_file():
-        if before_run is not None:
-            before_run()
+        before_run()
         run_search(cfg)
         return
     store = ExperimentStore.open(root)
@@ -343,8 +345,7 @@ def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, r
         raise NasError(f"{root} holds a search with other settings ({', '.join(differ)}); "
                        f"delete it, or give the controller another label")
     if done < plan.trials:                  # interrupted, or a larger budget: continue it
-        if before_run is not None:
-            before_run()
+        before_run()
         run_search(resume=root, overrides={"trials": plan.trials})
 
 
@@ -460,7 +461,8 @@ def _digest(x) -> str:
     return "-" + hashlib.sha1(json.dumps(x, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def run_space(protocol: Protocol, plan: SpacePlan, work, log=print, before_run=None) -> dict:
+def run_space(protocol: Protocol, plan: SpacePlan, work, log=print,
+              before_run=_nothing) -> dict:
     import time
     from search_spaces import get_space
     t0 = time.time()
@@ -527,7 +529,7 @@ def run_space(protocol: Protocol, plan: SpacePlan, work, log=print, before_run=N
     return out
 
 
-def retrain(protocol: Protocol, genomes: dict, root, log=print, before_run=None) -> dict:
+def retrain(protocol: Protocol, genomes: dict, root, log=print, before_run=_nothing) -> dict:
     """Test accuracy of each genome after the longer budget, one value per seed. A network
     (genome hash) already retrained on a seed in this work directory is not trained again."""
     import time
