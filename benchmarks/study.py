@@ -81,7 +81,12 @@ def main(argv=None) -> int:
 
     def log(msg: str) -> None:
         print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
-    result = run_study(protocol, work, log)
+    from nas.errors import NasError
+    try:
+        result = run_study(protocol, work, log)
+    except NasError as e:            # a user mistake (work directory, settings): one line
+        print(f"study: error: {e}", file=sys.stderr)
+        return 2
     result["tiny"] = a.tiny
     files = write_results(result, out)
     log(f"done in {result['seconds']:.0f} s; wrote " + ", ".join(str(f) for f in files))

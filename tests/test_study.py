@@ -188,3 +188,16 @@ def test_tiny_study_end_to_end(tmp_path):
     _, again = _study(tmp_path)
     assert sorted(str(d.relative_to(tmp_path)) for d in tmp_path.rglob("trials.db")) == dbs
     assert _without_times(again) == _without_times(res)
+
+
+def test_a_work_directory_of_another_protocol_is_one_error_line(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "budget.json").write_text('{"dataset": "digits", "epochs": 99}')
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "study.py"), "--tiny",
+                        "--work", str(work), "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 2
+    assert p.stderr.startswith("study: error: ") and "another data protocol" in p.stderr
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
