@@ -91,6 +91,10 @@ class SearchConfig:
     nets: list = field(default_factory=list)
     n: int = 0                      # genomes sampled from `space` for a sweep
     grid: dict = field(default_factory=dict)   # setting -> list of values (genomes × settings)
+    # ---- tabular benchmark (nas table build)
+    seeds: list = field(default_factory=list)   # training seeds per network (first: all)
+    seeds_sample: int | None = None  # networks trained with the further seeds (None: all)
+    networks: int | None = None     # only the first N distinct networks (tests; None: all)
     # ---- output
     out: str | None = None
     top: int = 10
@@ -185,6 +189,14 @@ class SearchConfig:
         need(self.device in ("auto", "cpu", "cuda"), "device", "must be auto, cpu or cuda")
         need(self.n >= 0, "n", "must be ≥ 0")
         need(self.top >= 1, "top", "must be ≥ 1")
+        for v in self.seeds:
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise NasError(f"seeds: expected non-negative integers, got {self.seeds!r}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise NasError(f"seeds: a seed is listed twice in {self.seeds!r}")
+        need(self.networks is None or self.networks >= 1, "networks", "must be ≥ 1 (or null)")
+        need(self.seeds_sample is None or self.seeds_sample >= 0, "seeds_sample",
+             "must be ≥ 0 (or null: every network)")
         for k, v in self.grid.items():
             if k not in GRID_KEYS:
                 raise NasError(f"grid: {k!r} cannot vary; settings that can: "

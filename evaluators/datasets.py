@@ -49,6 +49,8 @@ class Data:
     std: tuple = ()
     augment: str = ""               # "" | "crop" | "crop_flip"
     split: str = "train/val"
+    test_x: np.ndarray | None = None  # the test split, carried only when asked for (a tabular
+    test_y: np.ndarray | None = None  # benchmark records it; a search never sees it)
 
     def __post_init__(self):
         if not self.mean:
@@ -82,6 +84,10 @@ class DeviceData:
         self._a = (1.0 / (data.scale_max * std)).to(self.device)
         self._b = (-torch.tensor(data.mean).view(shape) / std).to(self.device)
         self._pad = 4 if data.shape[1] >= 16 else 0
+        self.test_x = self.test_y = None
+        if data.test_x is not None:
+            self.test_x = torch.from_numpy(np.ascontiguousarray(data.test_x)).to(self.device)
+            self.test_y = torch.from_numpy(data.test_y.astype(np.int64)).to(self.device)
 
     def __len__(self) -> int:
         return len(self.train_y)
@@ -103,9 +109,11 @@ class DeviceData:
                 x = self._augment(x, generator)
             yield self.normalise(x), self.train_y[idx]
 
-    def eval_batches(self, batch_size: int) -> Iterator[tuple]:
-        for i in range(0, len(self.eval_y), batch_size):
-            yield self.normalise(self.eval_x[i:i + batch_size]), self.eval_y[i:i + batch_size]
+    def eval_batches(self, batch_size: int, split: str = "eval") -> Iterator[tuple]:
+        """Batches of the evaluation split (``split="test"``: the carried test split)."""
+        x, y = (self.test_x, self.test_y) if split == "test" else (self.eval_x, self.eval_y)
+        for i in range(0, len(y), batch_size):
+            yield self.normalise(x[i:i + batch_size]), y[i:i + batch_size]
 
     def steps_per_epoch(self, batch_size: int) -> int:
         n = len(self.train_y)
@@ -136,14 +144,16 @@ class DeviceData:
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, seed: int = 0,
                  val_fraction: float = 0.2, input: tuple | None = None, samples: int = 2048,
-                 augment: bool | None = None, test: bool = False) -> Data:
-    """Load ``name`` and split it. ``test=True``: the whole training split vs the test split."""
+                 augment: bool | None = None, test: bool = False,
+                 with_test: bool = False) -> Data:
+    """Load ``name`` and split it. ``test=True``: the whole training split vs the test split.
+    ``with_test=True``: train/val as usual, and the test split carried along (``test_x``)."""
     if name not in LOADERS:
         raise NasError(f"unknown dataset {name!r}; known: {', '.join(LOADERS)}")
     kind = LOADERS[name]
     root = _root(name, data_dir) if kind.needs_dir else None
     (tx, ty), test_split, classes, default_aug, scale = kind.load(
-        root, test=test, input=input, samples=samples)
+        root, test=test or with_test, input=input, samples=samples)
     if test:
         train, held = (tx, ty), test_split
     else:
@@ -153,9 +163,14 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, seed: 
         train = (tx[perm[n_val:]], ty[perm[n_val:]])
         held = (tx[perm[:n_val]], ty[perm[:n_val]])
     aug = default_aug if augment is None or augment else ""
+    extra = {}
+    if with_test and not test:
+        if test_split is None:
+            raise NasError(f"dataset {name!r} has no test split to record")
+        extra = {"test_x": test_split[0], "test_y": test_split[1]}
     return Data(name, tuple(int(v) for v in tx.shape[1:]), classes, train[0], train[1],
                 held[0], held[1], scale_max=scale, augment=aug,
-                split="train/test" if test else "train/val")
+                split="train/test" if test else "train/val", **extra)
 
 
 @dataclass(frozen=True)

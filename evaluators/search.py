@@ -391,6 +391,8 @@ class SearchSummary:
 
 def default_out(config: SearchConfig, kind: str = "search") -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    if kind == "table":
+        return Path("runs") / f"table-{config.space}-{config.dataset}-{stamp}"
     what = config.space if kind == "search" else "sweep"
     return Path("runs") / f"{what}-{config.controller if kind == 'search' else 'nets'}-{stamp}"
 
@@ -433,7 +435,8 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
     try:
         data = load_dataset(config.dataset, config.data_dir, seed=config.seed,
                             val_fraction=config.val_fraction, input=_input(config),
-                            samples=config.samples, augment=config.augment)
+                            samples=config.samples, augment=config.augment,
+                            with_test=kind == "table")
         plan = make_plan(config, data)
         config = config.replace(trials=plan.trials)
         if store is None:
@@ -461,7 +464,7 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
         if not loop.finished:
             try:
                 tune_exec.execute(loop, data, config, store.root, on_ready=lambda: reporter.start(
-                    plan.title, config.trials, loop.done))
+                    plan.title, config.trials, loop.done), tensorboard=kind != "table")
             except NasError:
                 if resume is None and not store.rows():   # Ray could not start: leave no trace
                     store.discard()
@@ -484,7 +487,7 @@ def _precheck(config: SearchConfig, kind: str) -> None:
     """Fail fast on names before loading data or starting Ray."""
     from controllers import CONTROLLERS
     from search_spaces import SPACES
-    if kind == "search" or config.n:
+    if kind in ("search", "table") or config.n:
         SPACES.get(config.space)
     if kind == "search":
         CONTROLLERS.get(config.controller)

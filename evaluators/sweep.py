@@ -108,3 +108,79 @@ def run_sweep(config: SearchConfig | None = None, *, resume=None, overrides: dic
     """Evaluate every job of the config (or continue a sweep with ``resume=DIR``)."""
     return run_experiment("sweep", plan_sweep, config, resume=resume, overrides=overrides,
                           reporter=reporter)
+
+
+# ============================================================================ tabular benchmark
+
+
+class Replicates(SearchSpace):
+    """A space's decisions plus ``seed``: the same network trained under several seeds (one
+    trial each; the seed is a per-trial setting, so the store keys results by hash and seed)."""
+
+    def __init__(self, space: SearchSpace, seeds: list[int]):
+        self.inner = space
+        self.name = space.name
+        self._decisions = tuple(space.decisions) + (Decision("seed", tuple(seeds)),)
+
+    @property
+    def decisions(self):
+        return self._decisions
+
+    def decode(self, assignment: Mapping[str, Any]) -> Genome:
+        return self.inner.decode({k: v for k, v in assignment.items() if k != "seed"})
+
+
+class Listed(Controller):
+    """Proposes a fixed list of assignments in order; ``exhausted`` after the last."""
+
+    name = "listed"
+
+    def __init__(self, space, jobs: list[dict], **kw):
+        super().__init__(space, **kw)
+        self.jobs = jobs
+
+    def propose(self):
+        return dict(self.jobs[self.n_asked])
+
+    def observe(self, assignment, result, reward) -> None:
+        pass
+
+    @property
+    def exhausted(self) -> bool:
+        return self.n_asked >= len(self.jobs)
+
+
+def table_jobs(space: SearchSpace, seeds: list[int], sample: int | None,
+               rng_seed: int = 0, networks: int | None = None) -> list[dict]:
+    """Every distinct network of ``space`` (or the first ``networks``) with the first seed,
+    then the further seeds on all of them or on ``sample`` networks drawn at random (fixed by
+    ``rng_seed``)."""
+    reps = space.distinct_assignments()[:networks]
+    seeds = seeds or [0]
+    jobs = [{**a, "seed": seeds[0]} for a in reps]
+    if len(seeds) > 1:
+        idx = range(len(reps)) if sample is None or sample >= len(reps) else \
+            sorted(random.Random(rng_seed).sample(range(len(reps)), sample))
+        for s in seeds[1:]:
+            jobs += [{**reps[i], "seed": s} for i in idx]
+    return jobs
+
+
+def plan_table(config: SearchConfig, data) -> Plan:
+    from evaluators.train import fit_to_data
+    inner = make_space(config, data)
+    space = Replicates(inner, config.seeds or [0])
+    jobs = table_jobs(inner, config.seeds or [0], config.seeds_sample, config.seed,
+                      config.networks)
+    return Plan(f"table · {inner.name} · {len(jobs)} trainings", space,
+                lambda root, fresh: Listed(space, jobs, seed=config.seed),
+                lambda g: fit_to_data(g, data), len(jobs),
+                settings_of=lambda a: {"seed": a["seed"]})
+
+
+def run_table_build(config: SearchConfig | None = None, *, resume=None,
+                    overrides: dict | None = None,
+                    reporter: Reporter | None = None) -> SearchSummary:
+    """Train every distinct network of the config's space (``nas table build``)."""
+    return run_experiment("table", plan_table, config, resume=resume, overrides=overrides,
+                          reporter=reporter)

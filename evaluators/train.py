@@ -7,7 +7,8 @@ The data stays on the device as uint8 tensors; batches are index gathers (no Dat
 
 Metrics of an ``ok`` result: ``accuracy`` (validation, last epoch), ``loss`` (validation),
 ``train_loss``, ``params``, ``flops`` (cost model, multiply-adds), ``latency_ms`` (batch 1,
-median), ``train_seconds``, ``epochs``, ``steps``, ``history`` (per-epoch dicts). Non-finite
+median), ``train_seconds``, ``epochs``, ``steps``, ``history`` (per-epoch dicts); and
+``test_accuracy``/``test_loss`` when the data carries its test split (a tabular benchmark). Non-finite
 loss, out-of-memory and any exception give a ``failed`` result whose ``error`` says why.
 
 Testing hook: ``fault="raise" | "nan" | "oom" | "exit"`` makes the first training step raise,
@@ -70,7 +71,8 @@ def train_model(genome: Genome, budget: Budget = Budget(), data: Data | None = N
     try:
         genome = fit_to_data(genome, data)
         from nas.cost import cost
-        info["flops"] = cost(genome).flops
+        c = cost(genome)
+        info["flops"], info["memory_kb"] = c.flops, round(c.memory_kb, 3)
         return _train(genome, budget, data, seed, dev, recipe, callback, fault, info)
     except NonFiniteLoss as e:
         return None, Result.failed(f"non-finite loss: {e}", **info)
@@ -185,6 +187,9 @@ def _train(genome, budget, data, seed, dev, recipe, callback, fault, info) -> Re
     if not math.isfinite(history[-1]["loss"]):
         raise NonFiniteLoss(f"validation loss {history[-1]['loss']}")
     last = history[-1]
+    if dd.test_x is not None:     # a tabular benchmark records the test split; a search never
+        info["test_accuracy"], info["test_loss"] = _validate(model, dd, loss_fn, fmt, recipe,
+                                                             amp_dtype, "test")
     return model, Result("ok", {
         "accuracy": last["accuracy"], "loss": last["loss"], "train_loss": last["train_loss"],
         **info, "latency_ms": _latency_ms(model, data.shape, dev, fmt),
@@ -192,18 +197,19 @@ def _train(genome, budget, data, seed, dev, recipe, callback, fault, info) -> Re
         "device": str(dev), "history": history})
 
 
-def _validate(model, dd, loss_fn, fmt, recipe, amp_dtype) -> tuple[float, float]:
+def _validate(model, dd, loss_fn, fmt, recipe, amp_dtype, split: str = "eval"
+              ) -> tuple[float, float]:
     import torch
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=dd.device)
     loss_sum = torch.zeros((), device=dd.device)
     with torch.no_grad(), torch.autocast(dd.device.type, dtype=amp_dtype,
                                          enabled=amp_dtype is not None):
-        for x, y in dd.eval_batches(recipe.eval_batch_size):
+        for x, y in dd.eval_batches(recipe.eval_batch_size, split):
             out = model(x.contiguous(memory_format=fmt)).float()
             loss_sum += loss_fn(out, y) * len(y)
             correct += (out.argmax(1) == y).sum()
-    n = len(dd.eval_y)
+    n = len(dd.test_y if split == "test" else dd.eval_y)
     return int(correct) / n, float(loss_sum) / n
 
 

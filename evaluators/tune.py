@@ -155,9 +155,9 @@ def trial_config(spec, config) -> dict:
     budget = {**dataclasses.asdict(config.budget()), **{
         k: v for k, v in spec.settings.items() if k in ("epochs", "steps", "seconds")}}
     recipe = {**dataclasses.asdict(config.recipe()), **{
-        k: v for k, v in spec.settings.items() if k not in ("epochs", "steps", "seconds")}}
+        k: v for k, v in spec.settings.items() if k not in ("epochs", "steps", "seconds", "seed")}}
     return {"number": spec.number, "hash": spec.hash, "genome": spec.genome.to_json(None),
-            "seed": config.seed, "budget": budget, "recipe": recipe, "device": _device(config),
+            "seed": spec.settings.get("seed", config.seed), "budget": budget, "recipe": recipe, "device": _device(config),
             "threads": max(1, int(config.cpus_per_trial)), "fault": spec.fault}
 
 
@@ -267,7 +267,8 @@ def _trial_name(trial) -> str:
     return f"trial-{trial.config.get('number', trial.trial_id)}"
 
 
-def execute(loop, data, config, root: Path, on_ready=None, trainable=None) -> None:
+def execute(loop, data, config, root: Path, on_ready=None, trainable=None,
+            tensorboard: bool = True) -> None:
     """Run the loop's trials as one Tune experiment until the loop is finished
     (``on_ready()`` is called once Ray is up and can run a trial). ``trainable(config, data)``
     is what each trial runs: :func:`run_trial` (evaluate the genome) unless given."""
@@ -299,7 +300,7 @@ def execute(loop, data, config, root: Path, on_ready=None, trainable=None) -> No
             run_config=tune.RunConfig(
                 name=f"run-{loop.run}", storage_path=str((Path(root) / "ray").resolve()),
                 verbose=0, failure_config=tune.FailureConfig(max_failures=config.max_failures),
-                callbacks=[_error_callback(searcher), *_tensorboard()], log_to_file=False))
+                callbacks=[_error_callback(searcher), *(_tensorboard() if tensorboard else [])], log_to_file=False))
         tuner.fit()
     finally:
         if started:

@@ -115,6 +115,28 @@ class SearchSpace(abc.ABC):
         """Number of distinct networks (by hash) where computable, else None."""
         return None
 
+    def enumerate(self, limit: int = 1_000_000) -> Iterator[Assignment]:
+        """Every assignment, in index order (the last decision varies fastest); a space larger
+        than ``limit`` raises instead of running for ever."""
+        if self.size() > limit:
+            raise NasError(f"space {self.name!r} has {self.size():.3g} assignments; only spaces "
+                           f"of at most {limit:,} can be enumerated")
+        from itertools import product
+        for idx in product(*(range(len(d.choices)) for d in self.decisions)):
+            yield self.from_indices(idx)
+
+    def distinct_assignments(self, limit: int = 1_000_000) -> list[Assignment]:
+        """One assignment per distinct network (the first in :meth:`enumerate` order whose
+        genome hash is new): what a tabular benchmark trains."""
+        seen: set[str] = set()
+        out = []
+        for a in self.enumerate(limit):
+            h = self.decode(a).hash
+            if h not in seen:
+                seen.add(h)
+                out.append(a)
+        return out
+
     def neighbours(self, assignment: Mapping[str, Any]) -> Iterator[Assignment]:
         """Every assignment that differs from ``assignment`` in exactly one decision."""
         for d in self.decisions:

@@ -216,6 +216,16 @@ class ExhaustiveSpace(SearchSpace):
         """Distinct networks: distinct cell hashes (the network repeats the one cell)."""
         return len(set(self.cell_hashes()))
 
+    def distinct_assignments(self, limit: int = 1_000_000) -> list[Assignment]:
+        """One assignment per distinct cell hash, first in enumeration order (no decoding)."""
+        seen: set[str] = set()
+        out = []
+        for a, h in zip(self.all_assignments(), self.cell_hashes()):
+            if h not in seen:
+                seen.add(h)
+                out.append(a)
+        return out
+
     # ---------------------------------------------------------------- encode
     def encode_strict(self, genome: Genome) -> Assignment:
         """Name-free: the genome's first cell is hashed in the probe context and looked up in
