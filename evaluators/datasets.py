@@ -5,8 +5,8 @@ workers through the object store); ``data.to(device)`` gives the :class:`DeviceD
 training loop iterates — whole-tensor batching and augmentation on the device, no DataLoader.
 
 - ``digits``: scikit-learn's handwritten digits (1×8×8, 10 classes), embedded, works offline.
-- ``cifar10``, ``cifar100``, ``mnist``, ``fashion-mnist``, ``svhn``: torchvision's classes
-  reading the usual files under ``--data-dir`` (``download=False``); a missing or unreadable
+- ``cifar10``, ``cifar100``, ``mnist``, ``fashion-mnist``, ``svhn``: the usual files of
+  torchvision's layout under ``--data-dir`` (nothing is downloaded); a missing or unreadable
   file is a :class:`~nas.errors.NasError` naming it.
 - ``folder``: an image folder (``DIR/<class>/*.png``, or ``DIR/train/<class>`` and
   ``DIR/test/<class>``), resized to ``input`` (default 3×32×32).
@@ -16,11 +16,24 @@ training loop iterates — whole-tensor batching and augmentation on the device,
 The validation split is held out of the training split (``val_fraction``, permutation fixed by
 ``seed``); the test split is only used when asked for (``test=True``: train on the whole
 training split, evaluate on the test split), never by a search.
+
+Data is read without executing anything found in the data directory. CIFAR batches are
+pickles: they are read here by an unpickler that admits only what the format holds (numeric
+numpy arrays, rebuilt here from their bytes; dicts, lists, strings, bytes) and refuses anything
+else (a ``__reduce__`` payload such as ``os.system``) with a NasError naming the file, before
+it runs. MNIST's IDX files are parsed here as plain binary (torchvision's processed ``.pt``
+files are never loaded); SVHN's ``.mat`` files go through scipy's loadmat (arrays only);
+folder images are opened by Pillow restricted to the raster formats of their extensions
+(never EPS/PDF, which Pillow would hand to Ghostscript).
 """
 from __future__ import annotations
 
+import io
+import math
 import os
 import pickle
+import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -30,6 +43,8 @@ import numpy as np
 from nas.errors import NasError
 
 _FOLDER_LIMIT_BYTES = 4 << 30  # an image folder must fit in memory at the requested size
+_PICKLE_LIMIT_BYTES = 1 << 30  # a CIFAR batch file (CIFAR-100's train is 155 MB)
+_IMAGE_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "PPM", "TIFF", "WEBP")  # ImageFolder's extensions
 
 
 @dataclass
@@ -226,39 +241,250 @@ def _digits(root, test, input, samples):
 
 
 # ---------------------------------------------------------------------------- CIFAR
+class _Refused(pickle.UnpicklingError):
+    """A pickle asked for something a data file has no business holding."""
+
+
+class _NdarrayRef:
+    """Stands for ``numpy.ndarray`` in a pickle: accepted as the type argument of
+    ``_reconstruct``, never called (a direct call could allocate any shape)."""
+
+    def __init__(self, *args, **kwargs):
+        raise _Refused("numpy.ndarray called directly")
+
+
+_NUMERIC = re.compile(r"^[<>|=]?[biuf][0-9]{1,2}$")
+
+
+class _Dtype:
+    """A pickled ``numpy.dtype``, recorded; only plain numeric dtypes become real ones (an
+    object or structured dtype, or state that sets dtype flags, never reaches numpy)."""
+
+    def __init__(self, spec=None, align=False, copy=False):
+        self.spec, self.order = spec, None
+
+    def __setstate__(self, state):
+        if not isinstance(state, tuple) or len(state) < 2 or any(
+                v is not None for v in state[2:5]):
+            raise _Refused(f"numpy dtype {self.spec!r} with fields or subarrays")
+        self.order = state[1]
+
+    def real(self) -> np.dtype:
+        if not isinstance(self.spec, str) or not _NUMERIC.match(self.spec):
+            raise _Refused(f"numpy dtype {self.spec!r} (only numeric arrays)")
+        dt = np.dtype(self.spec)
+        return dt.newbyteorder(self.order) if self.order in ("<", ">") else dt
+
+
+def _raw_bytes(raw, n: int) -> bytes:
+    if isinstance(raw, str):                   # a Python 2 pickle read with latin1
+        raw = raw.encode("latin1")
+    if not isinstance(raw, (bytes, bytearray)) or len(raw) != n:
+        raise pickle.UnpicklingError(f"array data of {len(raw) if hasattr(raw, '__len__') else '?'}"
+                                     f" bytes where {n} are needed")
+    return bytes(raw)
+
+
+def _shape(shape) -> tuple:
+    if not isinstance(shape, tuple) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise pickle.UnpicklingError(f"bad array shape {shape!r}")
+    return shape
+
+
+class _Array:
+    """A pickled array (``_reconstruct`` then its state), recorded; :meth:`real` builds it from
+    the bytes with a checked dtype and size, so numpy's own unpickling never runs."""
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def real(self) -> np.ndarray:
+        state = getattr(self, "state", None)
+        if isinstance(state, tuple) and len(state) == 5:
+            state = state[1:]                  # (version, shape, dtype, fortran, data)
+        if not isinstance(state, tuple) or len(state) != 4 or not isinstance(state[1], _Dtype):
+            raise pickle.UnpicklingError("malformed numpy array state")
+        shape, dt, fortran, raw = _shape(state[0]), state[1].real(), state[2], state[3]
+        data = _raw_bytes(raw, math.prod(shape) * dt.itemsize)
+        return np.frombuffer(data, dt).reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _real(v, depth: int = 0):
+    """``v`` with recorded arrays made real (dicts, lists and tuples a few levels deep)."""
+    if isinstance(v, _Array):
+        return v.real()
+    if depth > 4:
+        return v
+    if isinstance(v, dict):
+        return {k: _real(x, depth + 1) for k, x in v.items()}
+    if isinstance(v, (list, tuple)) and any(isinstance(x, (_Array, dict, list)) for x in v):
+        return type(v)(_real(x, depth + 1) for x in v)
+    return v
+
+
+class _DataUnpickler(pickle._Unpickler):
+    """The pure-Python unpickler (it never pre-allocates a size read from the file) with a
+    ``find_class`` that admits only what CIFAR's pickles hold: numeric numpy arrays, and the
+    builtins of dicts, lists, strings and bytes. Anything else is refused, unrun."""
+
+    def __init__(self, data: bytes):
+        super().__init__(io.BytesIO(data), encoding="latin1")
+
+        def reconstruct(subtype, shape, dtype):
+            if subtype is not _NdarrayRef:
+                raise _Refused(f"numpy _reconstruct of {type(subtype).__name__}")
+            return _Array()
+
+        def frombuffer(buf, dtype, shape, order="C"):   # protocol 5
+            if not isinstance(dtype, _Dtype):
+                raise pickle.UnpicklingError("malformed numpy array")
+            dt, shape = dtype.real(), _shape(shape)
+            data = _raw_bytes(buf, math.prod(shape) * dt.itemsize)
+            return np.frombuffer(data, dt).reshape(shape, order="F" if order == "F" else "C").copy()
+
+        def scalar(dtype, data=b""):
+            if not isinstance(dtype, _Dtype):
+                raise pickle.UnpicklingError("malformed numpy scalar")
+            dt = dtype.real()
+            return np.frombuffer(_raw_bytes(data, dt.itemsize), dt)[0]
+
+        def encode(text, encoding="utf-8"):    # how protocol 2 stores bytes
+            if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+                raise _Refused(f"_codecs.encode with encoding {encoding!r}")
+            return text.encode("latin1")
+
+        def sized(t):                          # bytes(n) would allocate n bytes
+            def make(*args):
+                if args and isinstance(args[0], int):
+                    raise _Refused(f"builtins.{t.__name__} of a size")
+                return t(*args)
+            return make
+
+        self._allowed = {
+            ("numpy", "ndarray"): _NdarrayRef, ("numpy", "dtype"): _Dtype,
+            ("_codecs", "encode"): encode,
+            **{(m, f): fn for m in ("numpy._core.multiarray", "numpy.core.multiarray")
+               for f, fn in (("_reconstruct", reconstruct), ("scalar", scalar))},
+            **{(m, "_frombuffer"): frombuffer for m in ("numpy._core.numeric",
+                                                        "numpy.core.numeric")},
+            **{(m, t.__name__): t for m in ("builtins", "__builtin__")
+               for t in (dict, list, tuple, set, frozenset, str, int, float, bool)},
+            **{(m, t.__name__): sized(t) for m in ("builtins", "__builtin__")
+               for t in (bytes, bytearray)},
+        }
+
+    def find_class(self, module, name):
+        hit = self._allowed.get((module, name))
+        if hit is None:
+            shown = "os" if module in ("posix", "nt") else module
+            raise _Refused(f"{shown}.{name}")
+        return hit
+
+    def persistent_load(self, pid):
+        raise _Refused("a persistent id")
+
+
+def _unpickle(name: str, path: Path):
+    """The object pickled in data file ``path``, read without running anything; NasError if
+    it cannot be read or asks for anything but plain data."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_PICKLE_LIMIT_BYTES + 1)
+    except OSError as e:
+        raise NasError(f"{name}: cannot read {path}: {e.strerror or e}") from None
+    if len(data) > _PICKLE_LIMIT_BYTES:
+        raise NasError(f"{name}: {path} is larger than {_PICKLE_LIMIT_BYTES >> 30} GB; not a "
+                       "CIFAR file")
+    try:
+        return _real(_DataUnpickler(data).load())
+    except _Refused as e:
+        raise NasError(f"{name}: refusing to unpickle {e} from {path}: a CIFAR file holds only "
+                       "numpy arrays, lists, dicts and strings (nothing was run)") from None
+    except Exception as e:  # noqa: BLE001 — any parse failure is a malformed file
+        why = ("not a pickle (unknown opcode)" if isinstance(e, KeyError) else
+               f"{type(e).__name__}: {str(e)[:200]}")
+        raise NasError(f"{name}: cannot read {path} in torchvision's format (a pickled "
+                       f"batch): {why}") from None
+
+
+def _field(entry, key: str):
+    if isinstance(entry, dict):
+        for k in (key, key.encode()):
+            if k in entry:
+                return entry[k]
+    return None
+
+
+def _cifar_batch(name: str, path: Path, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``N×3×32×32`` uint8 and labels of one CIFAR batch file."""
+    entry = _unpickle(name, path)
+    bad = f"{name}: {path} is not a CIFAR batch: "
+    if not isinstance(entry, dict):
+        raise NasError(bad + f"expected a dict, got {type(entry).__name__}")
+    x = _field(entry, "data")
+    if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.size % 3072:
+        raise NasError(bad + "'data' must be a uint8 array of 3×32×32 images")
+    labels = _field(entry, "labels")
+    if labels is None:
+        labels = _field(entry, "fine_labels")
+    try:
+        y = np.asarray(labels if labels is not None else [], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        y = None
+    x = x.reshape(-1, 3, 32, 32)
+    if y is None or y.ndim != 1 or len(y) != len(x):
+        raise NasError(bad + f"expected {len(x)} integer 'labels' (or 'fine_labels')")
+    if len(y) and (y.min() < 0 or y.max() >= classes):
+        raise NasError(bad + f"labels must lie in 0..{classes - 1}, found {y.min()}..{y.max()}")
+    return x, y
+
+
 def _cifar(name: str, folder: str, train_files: list[str], test_file: str, meta: str,
-           classes: int, tv_cls: str):
+           classes: int, tv_cls: str, meta_key: str):
     def load(root, test, input, samples):
-        from torchvision import datasets
         if root.name == folder and not (root / folder).is_dir():
             root = root.parent                   # --data-dir pointed inside the folder
         base = root / folder
         hint = _HINT.format(cls=tv_cls)
-        files = [_need(base / f, name, hint) for f in train_files + [meta]]
-        if test:
-            files.append(_need(base / test_file, name, hint))
+        for f in train_files + [meta] + ([test_file] if test else []):
+            _need(base / f, name, hint)
+        names = _field(_unpickle(name, base / meta), meta_key)
+        if not isinstance(names, list):
+            raise NasError(f"{name}: {base / meta} is not a CIFAR meta file: no {meta_key!r} "
+                           "list")
 
-        class Reader(getattr(datasets, tv_cls)):
-            def _check_integrity(self):          # presence checked above; no md5 of copies
-                return True
-
-            def _load_meta(self):
-                with open(os.path.join(self.root, self.base_folder, self.meta["filename"]),
-                          "rb") as f:
-                    self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
-
-        def read(train: bool):
-            ds = _tv_read(name, files, lambda: Reader(str(root), train=train, download=False))
-            return (np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)),
-                    np.asarray(ds.targets, dtype=np.int64))
-        return read(True), read(False) if test else None, classes, "crop_flip", 255.0
+        def read(paths: list[Path]):
+            parts = [_cifar_batch(name, p, classes) for p in paths]
+            return (np.ascontiguousarray(np.concatenate([x for x, _ in parts])),
+                    np.concatenate([y for _, y in parts]))
+        train = read([base / f for f in train_files])
+        return train, read([base / test_file]) if test else None, classes, "crop_flip", 255.0
     return load
 
 
 # ---------------------------------------------------------------------------- MNIST family
+def _idx(name: str, path: Path, ndim: int) -> np.ndarray:
+    """A uint8 IDX file (MNIST's format: magic 0x0000080n, n big-endian sizes, the bytes)."""
+    head_len = 4 + 4 * ndim
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(head_len)
+            bad = f"{name}: {path} is not an IDX file of {ndim}-d uint8 data: "
+            if len(head) < head_len or struct.unpack(">I", head[:4])[0] != 0x800 | ndim:
+                raise NasError(bad + f"expected magic 0x{0x800 | ndim:08x}")
+            dims = struct.unpack(f">{ndim}I", head[4:])
+            if size != head_len + math.prod(dims):
+                raise NasError(bad + f"its header says {'×'.join(map(str, dims))} bytes of data,"
+                                     f" the file holds {size - head_len:,}")
+            return np.fromfile(f, np.uint8, math.prod(dims)).reshape(dims)
+    except OSError as e:
+        raise NasError(f"{name}: cannot read {path}: {e.strerror or e}") from None
+
+
 def _mnist(name: str, tv_cls: str):
     def load(root, test, input, samples):
-        from torchvision import datasets
         if root.name == "raw" and root.parent.name == tv_cls:
             root = root.parent.parent
         elif root.name == tv_cls:
@@ -266,20 +492,26 @@ def _mnist(name: str, tv_cls: str):
         raw = root / tv_cls / "raw"
         hint = _HINT.format(cls=tv_cls)
         splits = ["train"] + (["t10k"] if test else [])
-        files = [_need(raw / f"{s}-{k}-idx{d}-ubyte", name, hint)
-                 for s in splits for k, d in (("images", 3), ("labels", 1))]
+        for s in splits:
+            for k, d in (("images", 3), ("labels", 1)):
+                _need(raw / f"{s}-{k}-idx{d}-ubyte", name, hint)
 
-        def read(train: bool):
-            ds = _tv_read(name, files, lambda: getattr(datasets, tv_cls)(
-                str(root), train=train, download=False))
-            return ds.data.numpy()[:, None].astype(np.uint8), ds.targets.numpy().astype(np.int64)
-        return read(True), read(False) if test else None, 10, "", 255.0
+        def read(split: str):
+            x = _idx(name, raw / f"{split}-images-idx3-ubyte", 3)
+            y = _idx(name, raw / f"{split}-labels-idx1-ubyte", 1).astype(np.int64)
+            if len(x) != len(y):
+                raise NasError(f"{name}: {raw} holds {len(x)} {split} images but {len(y)} labels")
+            if len(y) and y.max() >= 10:
+                raise NasError(f"{name}: {raw / f'{split}-labels-idx1-ubyte'}: labels must lie "
+                               f"in 0..9, found {y.max()}")
+            return np.ascontiguousarray(x[:, None]), y
+        return read("train"), read("t10k") if test else None, 10, "", 255.0
     return load
 
 
 # ---------------------------------------------------------------------------- SVHN
 def _svhn(root, test, input, samples):
-    from torchvision import datasets
+    from torchvision import datasets            # scipy.io.loadmat: arrays only, no code
     hint = _HINT.format(cls="SVHN")
     files = [_need(root / "train_32x32.mat", "svhn", hint)]
     if test:
@@ -297,6 +529,7 @@ def _svhn(root, test, input, samples):
 
 # ---------------------------------------------------------------------------- image folder
 def _folder(root, test, input, samples):
+    from PIL import Image
     from torchvision.datasets import ImageFolder
     c, h, w = input or (3, 32, 32)
     train_dir = root / "train" if (root / "train").is_dir() else root
@@ -319,8 +552,9 @@ def _folder(root, test, input, samples):
                            f"(limit {_FOLDER_LIMIT_BYTES >> 30} GB); use a smaller --input")
         x = np.empty((len(ds), c, h, w), np.uint8)
         for i, (path, _) in enumerate(ds.samples):
-            try:
-                img = ds.loader(path).convert("L" if c == 1 else "RGB").resize((w, h))
+            try:  # only raster formats: Pillow would hand EPS/PDF to Ghostscript
+                with Image.open(path, formats=_IMAGE_FORMATS) as im:
+                    img = im.convert("L" if c == 1 else "RGB").resize((w, h))
             except Exception as e:  # noqa: BLE001
                 raise NasError(f"folder: cannot read image {path}: {e}") from None
             a = np.asarray(img, np.uint8)
@@ -349,9 +583,9 @@ LOADERS: dict[str, _Loader] = {
     "digits": _Loader(_digits, needs_dir=False),
     "cifar10": _Loader(_cifar("cifar10", "cifar-10-batches-py",
                               [f"data_batch_{i}" for i in range(1, 6)], "test_batch",
-                              "batches.meta", 10, "CIFAR10")),
+                              "batches.meta", 10, "CIFAR10", "label_names")),
     "cifar100": _Loader(_cifar("cifar100", "cifar-100-python", ["train"], "test", "meta", 100,
-                               "CIFAR100")),
+                               "CIFAR100", "fine_label_names")),
     "mnist": _Loader(_mnist("mnist", "MNIST")),
     "fashion-mnist": _Loader(_mnist("fashion-mnist", "FashionMNIST")),
     "svhn": _Loader(_svhn),

@@ -11,6 +11,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 import nas.modules
+from nas.cost import check_fits
 from nas.genome import Genome
 from nas.ops import OPS, Fn, Mod
 
@@ -22,8 +23,12 @@ def instantiate(spec: Mod) -> nn.Module:
     return cls(*spec.args, **spec.kwargs)
 
 
-def build(genome: Genome) -> fx.GraphModule:
-    """Build the network of a (validated) genome. Forward takes ``N×C×H×W`` images."""
+def build(genome: Genome, max_bytes: int | None = None) -> fx.GraphModule:
+    """Build the network of a (validated) genome. Forward takes ``N×C×H×W`` images.
+
+    Raises NasError before allocating anything when the parameters (with gradients) and the
+    activations of one sample would not fit in ``max_bytes`` (default: the machine's memory)."""
+    check_fits(genome, max_bytes)
     graph = genome.graph
     root = nn.Module()
     g = fx.Graph()

@@ -18,20 +18,39 @@ Constructing a genome validates it completely (structure, op parameters, shapes)
 genome raises one :class:`GenomeError` naming the node path and the fault. The validated,
 concrete form is :attr:`Genome.graph` (a :class:`Graph` of :class:`LNode`), which the cost
 model, the hash and the builder all read.
+
+Sizes are bounded so that any input is refused in one line instead of hanging: genome files
+up to :data:`MAX_FILE_BYTES` (YAML :data:`MAX_YAML_BYTES`) nested at most :data:`MAX_NESTING`
+deep, at most :data:`MAX_NODES` lowered nodes, numbers up to :data:`MAX_INT`, feature maps up
+to :data:`MAX_DIM` channels and :data:`MAX_SPATIAL` pixels a side. Lowering is linear in the
+size of the network.
 """
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from nas.errors import GenomeError
-from nas.expr import ExprError, evaluate
+from nas.expr import MAX_MAGNITUDE, ExprError, evaluate
 from nas.ops import OPS, OpShapeError
 
+MAX_FILE_BYTES = 64 << 20     # a genome file; more is refused before parsing
+MAX_YAML_BYTES = 16 << 20     # YAML parses ~50× slower than JSON
+MAX_NESTING = 32              # lists/mappings inside each other in a genome document
+MAX_VALUES = 5_000_000        # values in a genome document (YAML aliases can multiply them)
+MAX_NODES = 100_000           # lowered nodes of a network (cell nodes × repeats)
+MAX_WORK = 10 * MAX_NODES     # node inputs, cell slots and stage arguments × repeats
+MAX_INT = MAX_MAGNITUDE       # any number in a genome
+MAX_DIM = 10 ** 12            # any dimension of a feature map (channels, features)
+MAX_SPATIAL = 1 << 17         # height and width of a feature map
+MAX_NAME = 256                # characters of a node, stage or block name
+
 _SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)$")
+_BLOCK_NAME = re.compile(r"^(?:[^{}]|\{i\})*$")
 _FUNCTIONAL = {"flatten", "identity", "add", "concat", "mul", "channel_slice"}
 Value = Any  # int | float | bool | str | tuple
 
@@ -62,18 +81,51 @@ def _pairs(v: Any, where: str) -> tuple:
     raise GenomeError(where, f"expected a mapping of name: value, got {type(v).__name__}")
 
 
-def _check_value(x: Any, where: str) -> None:
+def _short(v: Any, n: int = 60) -> str:
+    """``repr(v)``, cut to about ``n`` characters (error messages stay one short line)."""
+    if isinstance(v, (str, bytes, list, tuple, dict)) and len(v) > n:
+        v = v[:n] if not isinstance(v, dict) else f"<mapping of {len(v)} items>"
+        return repr(v)[:n] + "…"
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10 ** 15:
+        try:
+            return f"{v:.3g}"
+        except OverflowError:
+            return f"≈2^{v.bit_length()}"
+    r = repr(v)
+    return r if len(r) <= n else r[:n] + "…"
+
+
+def _clip(text: str, n: int = 100) -> str:
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def _check_number(x: Any, where: str) -> None:
+    if isinstance(x, float) and not math.isfinite(x):
+        raise GenomeError(where, f"expected a finite number, got {x}")
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and abs(x) > MAX_INT:
+        raise GenomeError(where, f"number {_short(x)} is too large (at most {MAX_INT:.0e})")
+
+
+def _check_value(x: Any, where: str, depth: int = 0) -> None:
     if isinstance(x, (list, tuple)):
+        if depth >= 4:
+            raise GenomeError(where, "lists nested too deeply (a value is a number, a string or "
+                                     "a short list of them)")
         for j, y in enumerate(x):
-            _check_value(y, f"{where}[{j}]")
+            _check_value(y, f"{where}[{j}]", depth + 1)
     elif not isinstance(x, (int, float, str, bool)) and x is not None:
         raise GenomeError(where, f"expected a number, string or list, got {type(x).__name__}")
+    else:
+        _check_number(x, where)
 
 
 def _check_path(name: str, where: str) -> None:
+    if isinstance(name, str) and len(name) > MAX_NAME:
+        raise GenomeError(where, f"name of {len(name):,} characters is too long (at most "
+                                 f"{MAX_NAME}): {_short(name, 40)}")
     if not isinstance(name, str) or not name or not all(_SEGMENT.match(s) for s in name.split(".")):
-        raise GenomeError(where, f"bad name {name!r}: use dot-separated identifiers or numbers "
-                                 "(e.g. 'conv1', 'downsample.0')")
+        raise GenomeError(where, f"bad name {_short(name)}: use dot-separated identifiers or "
+                                 "numbers (e.g. 'conv1', 'downsample.0')")
 
 
 # =========================================================================== the data
@@ -173,7 +225,7 @@ class Cell:
             object.__setattr__(self, "output", self.nodes[-1].name)
         if self.output not in names:
             raise GenomeError("", f"cell output {self.output!r} is not a node of the cell")
-        self.order()  # raises on a cycle
+        object.__setattr__(self, "_order", self.order())  # raises on a cycle; kept for lowering
 
     def sources(self, k: int) -> tuple[str, ...]:
         """The real inputs of node k (an empty ``inputs`` means the previous node)."""
@@ -183,27 +235,37 @@ class Cell:
         return (self.nodes[k - 1].name,) if k else (self.inputs[0],)
 
     def order(self) -> list[int]:
-        """Node indices in a topological order (stable); raises GenomeError on a cycle."""
+        """Node indices in a topological order (stable: depth-first, dependencies in input
+        order); raises GenomeError on a cycle. Iterative and linear, for cells of any depth."""
         idx = {n.name: k for k, n in enumerate(self.nodes)}
-        deps = {k: [idx[s] for s in self.sources(k) if s in idx] for k in range(len(self.nodes))}
-        state: dict[int, int] = {}
+        deps = [[idx[s] for s in self.sources(k) if s in idx] for k in range(len(self.nodes))]
+        state = [0] * len(self.nodes)          # 0 new, 1 on the stack, 2 done
         out: list[int] = []
-
-        def visit(k: int, trail: list[int]):
-            if state.get(k) == 2:
-                return
-            if state.get(k) == 1:
-                cyc = trail[trail.index(k):] + [k]
-                raise GenomeError(self.nodes[k].name, "cycle: " + " -> ".join(
-                    self.nodes[j].name for j in cyc))
-            state[k] = 1
-            for d in deps[k]:
-                visit(d, trail + [k])
-            state[k] = 2
-            out.append(k)
-
-        for k in range(len(self.nodes)):
-            visit(k, [])
+        for root in range(len(self.nodes)):
+            if state[root]:
+                continue
+            state[root] = 1
+            stack = [[root, 0]]
+            while stack:
+                top = stack[-1]
+                k, j = top
+                if j == len(deps[k]):
+                    stack.pop()
+                    state[k] = 2
+                    out.append(k)
+                    continue
+                top[1] = j + 1
+                d = deps[k][j]
+                if state[d] == 1:
+                    trail = [t[0] for t in stack]
+                    cyc = trail[trail.index(d):] + [d]
+                    names = [self.nodes[c].name for c in cyc]
+                    text = " -> ".join(names if len(names) <= 12 else
+                                       names[:5] + [f"… ({len(names) - 10} more)"] + names[-5:])
+                    raise GenomeError(self.nodes[d].name, "cycle: " + text)
+                if state[d] == 0:
+                    state[d] = 1
+                    stack.append([d, 0])
         return out
 
     def to_dict(self) -> dict:
@@ -234,16 +296,27 @@ class Stage:
         for f, lo in (("repeat", 1), ("stride", 1), ("start", 0)):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise GenomeError(where, f"{f} must be an integer ≥ {lo}, got {v!r}")
+                raise GenomeError(where, f"{f} must be an integer ≥ {lo}, got {_short(v)}")
+            if v > MAX_INT:
+                raise GenomeError(where, f"{f} {_short(v)} is too large (at most {MAX_INT:.0e})")
         if self.out_ch is not None and (isinstance(self.out_ch, bool) or not isinstance(
                 self.out_ch, int) or self.out_ch < 1):
-            raise GenomeError(where, f"out_ch must be a positive integer, got {self.out_ch!r}")
+            raise GenomeError(where, f"out_ch must be a positive integer, got "
+                                     f"{_short(self.out_ch)}")
+        if self.out_ch is not None and self.out_ch > MAX_DIM:
+            raise GenomeError(where, f"out_ch {_short(self.out_ch)} is too large "
+                                     f"(at most {MAX_DIM:.0e})")
         if not isinstance(self.cell, (str, Cell)):
             raise GenomeError(where, "cell must be a cell name or a cell")
         if not isinstance(self.block_name, str):
             raise GenomeError(where, "block_name must be a string")
+        if not _BLOCK_NAME.match(self.block_name):
+            raise GenomeError(where, f"block_name {_short(self.block_name)} may only hold "
+                                     "text and '{i}' (the block index)")
         if self.block_name == "" and self.repeat != 1:
             raise GenomeError(where, "an unnamed block (block_name '') can only be used once")
+        if self.block_path(0):
+            _check_path(self.block_path(0), where + ".block_name")
 
     def block_path(self, i: int) -> str:
         b = self.block_name.format(i=self.start + i)
@@ -331,11 +404,19 @@ class Genome:
         inp = tuple(self.input) if isinstance(self.input, (list, tuple)) else None
         if not inp or len(inp) != 3 or not all(isinstance(v, int) and not isinstance(v, bool)
                                                 and v >= 1 for v in inp):
-            raise GenomeError("input", f"must be [C, H, W] positive integers, got {self.input!r}")
+            raise GenomeError("input", f"must be [C, H, W] positive integers, got "
+                                       f"{_short(self.input)}")
+        if inp[0] > MAX_DIM or max(inp[1:]) > MAX_SPATIAL:
+            raise GenomeError("input", f"{_short(inp)} is too large (at most {MAX_DIM:.0e} "
+                                       f"channels and {MAX_SPATIAL:,} pixels a side)")
         object.__setattr__(self, "input", inp)
         if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) \
                 or self.num_classes < 1:
-            raise GenomeError("num_classes", f"must be a positive integer, got {self.num_classes!r}")
+            raise GenomeError("num_classes", f"must be a positive integer, got "
+                                             f"{_short(self.num_classes)}")
+        if self.num_classes > MAX_DIM:
+            raise GenomeError("num_classes", f"{_short(self.num_classes)} is too large "
+                                             f"(at most {MAX_DIM:.0e})")
         if not self.stages:
             raise GenomeError("stages", "a genome needs at least one stage")
         object.__setattr__(self, "_graph", _lower(self))
@@ -380,34 +461,53 @@ class Genome:
 
     @classmethod
     def from_dict(cls, d: Any) -> "Genome":
+        _check_document(d)
         return _genome_from_dict(d)
 
     @classmethod
     def from_json(cls, text: str) -> "Genome":
+        _check_text(text, MAX_FILE_BYTES, "JSON")
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise GenomeError("", f"bad JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+        except RecursionError:
+            raise GenomeError("", f"bad JSON: nested too deeply (a genome is at most "
+                                  f"{MAX_NESTING} levels deep)") from None
+        except (ValueError, MemoryError) as e:    # e.g. an integer of more than 4300 digits
+            raise GenomeError("", f"bad JSON: {_clip(str(e))}") from None
         return cls.from_dict(d)
 
     @classmethod
     def from_yaml(cls, text: str) -> "Genome":
         import yaml
-        try:
-            d = yaml.safe_load(text)
+        _check_text(text, MAX_YAML_BYTES, "YAML")
+        try:  # libyaml when available: fast, and it refuses absurd nesting by itself
+            d = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-            raise GenomeError("", f"bad YAML{where}: {getattr(e, 'problem', e)}") from None
+            problem = getattr(e, "problem", None) or e
+            raise GenomeError("", f"bad YAML{where}: {_clip(str(problem))}") from None
+        except RecursionError:
+            raise GenomeError("", f"bad YAML: nested too deeply (a genome is at most "
+                                  f"{MAX_NESTING} levels deep)") from None
+        except (ValueError, TypeError, ArithmeticError, MemoryError) as e:
+            raise GenomeError("", f"bad YAML: {_clip(str(e))}") from None
         return cls.from_dict(d)
 
     @classmethod
     def load(cls, path: str | Path) -> "Genome":
+        """Read a genome file (``.yaml``/``.yml``: YAML, else JSON); every problem with the file
+        is one GenomeError naming it."""
         p = Path(path)
         try:
-            text = p.read_text()
+            with open(p, "rb") as f:
+                data = f.read(MAX_FILE_BYTES + 1)
         except OSError as e:
-            raise GenomeError("", f"cannot read genome file {str(p)!r}: {e.strerror}") from None
+            raise GenomeError("", f"cannot read genome file {str(p)!r}: "
+                                  f"{e.strerror or type(e).__name__}") from None
+        text = _decode(data, p.name or str(p))
         try:
             if p.suffix.lower() in (".yaml", ".yml"):
                 return cls.from_yaml(text)
@@ -434,8 +534,57 @@ def _need(d: Any, t: type, where: str, what: str):
 def _keys(d: Mapping, allowed: set, where: str):
     extra = set(d) - allowed
     if extra:
-        raise GenomeError(where, f"unknown field(s) {', '.join(sorted(map(str, extra)))} "
+        shown = [k[:30] for k in sorted(map(str, extra))[:5]]
+        more = f" and {len(extra) - 5:,} more" if len(extra) > 5 else ""
+        raise GenomeError(where, f"unknown field(s) {', '.join(shown)}{more} "
                                  f"(allowed: {', '.join(sorted(allowed))})")
+
+
+def _decode(data: bytes, name: str) -> str:
+    """The text of a genome file's bytes, or a GenomeError naming the file."""
+    if len(data) > MAX_FILE_BYTES:
+        raise GenomeError(name, f"file is larger than {MAX_FILE_BYTES >> 20} MB; a genome file "
+                                "is JSON or YAML text")
+    if b"\0" in data:
+        raise GenomeError(name, "not a text file (it holds NUL bytes); a genome file is JSON or "
+                                "YAML text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise GenomeError(name, f"not a UTF-8 text file (byte 0x{data[e.start]:02x} at offset "
+                                f"{e.start:,}); a genome file is JSON or YAML text") from None
+
+
+def _check_text(text: Any, limit: int, what: str) -> None:
+    if not isinstance(text, str):
+        raise GenomeError("", f"{what} genome must be text (str), got {type(text).__name__}")
+    if len(text) > limit:
+        raise GenomeError("", f"{what} text of {len(text):,} characters is too large "
+                              f"(at most {limit >> 20} MB)")
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _check_document(d: Any) -> None:
+    """Refuse documents nested too deeply or holding too many values, before walking them
+    recursively (iterative; also stops self-referencing and alias-multiplied documents)."""
+    count, todo = 0, [(d, 0)]
+    while todo:
+        v, depth = todo.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise GenomeError("", f"document holds more than {MAX_VALUES:,} values (YAML "
+                                  "aliases?); too large for a genome")
+        t = type(v)
+        if t in _SCALARS:
+            continue
+        if t is dict or t is list or isinstance(v, (Mapping, list, tuple)):
+            if depth >= MAX_NESTING:
+                raise GenomeError("", f"nested more than {MAX_NESTING} levels deep; a genome "
+                                      "is a mapping of stages, cells, nodes and arguments")
+            items = v.values() if isinstance(v, Mapping) else v
+            todo.extend((x, depth + 1) for x in items)
 
 
 def _node_from_dict(d: Any, where: str) -> Node:
@@ -490,7 +639,9 @@ def _genome_from_dict(d: Any) -> Genome:
                                               ("repeat", "out_ch", "stride", "args",
                                                "block_name", "start") if k in s}))
         except GenomeError as e:
-            raise GenomeError(where if e.path.startswith("stage ") else f"{where}.{e.path}",
+            own = f"stage {s.get('name', '')!r}"   # Stage's own name for itself -> stages[j]
+            raise GenomeError(where + e.path[len(own):] if e.path.startswith(own) else
+                              where if e.path.startswith("stage ") else f"{where}.{e.path}",
                               e.message) from None
     return Genome(name=_need(d.get("name", "genome"), str, "name", "name"), stages=tuple(stages),
                   cells=tuple(cells.items()), input=d.get("input", (3, 224, 224)),
@@ -506,6 +657,8 @@ def _lower(g: Genome) -> Graph:
     blocks: list[Block] = []
     stream: list[int] = [0]
     module_paths: dict[str, str] = {}
+    plans: dict[int, tuple] = {}
+    total_nodes = total_work = 0
     for si, st in enumerate(g.stages):
         where_stage = st.name or f"stages[{si}]"
         if isinstance(st.cell, str):
@@ -515,6 +668,20 @@ def _lower(g: Genome) -> Graph:
             cell, cell_name = cells[st.cell], st.cell
         else:
             cell, cell_name = st.cell, ""
+        plan = plans.get(id(cell))
+        if plan is None:
+            plan = plans[id(cell)] = _plan(cell)
+        n_live, work = len(plan[1]), st.repeat * (plan[2] + len(st.args))
+        total_nodes += st.repeat * n_live
+        total_work += work
+        if total_nodes > MAX_NODES:
+            raise GenomeError(where_stage, f"{st.repeat:,} blocks × {n_live} nodes: "
+                                           f"{total_nodes:,} nodes so far, more than the limit of "
+                                           f"{MAX_NODES:,} for a network")
+        if total_work > MAX_WORK:
+            raise GenomeError(where_stage, f"{st.repeat:,} blocks × {work // st.repeat:,} node "
+                                           "inputs, cell slots and stage arguments: more than the "
+                                           f"limit of {MAX_WORK:,} for a network")
         for bi in range(st.repeat):
             bpath = st.block_path(bi)
             slots = tuple(stream[-1 - j] if len(stream) > j else stream[0]
@@ -531,10 +698,19 @@ def _lower(g: Genome) -> Graph:
             env["cin"] = nodes[slots[0]].shape[0]
             for k, v in st.args:
                 env[k] = _eval_value(v, env, f"{where_stage}.args.{k}")
-            out = _lower_cell(cell, bpath, env, slots, nodes, len(blocks), module_paths)
+            out = _lower_cell(cell, plan, bpath, env, slots, nodes, len(blocks), module_paths)
             blocks.append(Block(si, bi, bpath, cell_name, slots, out))
             stream.append(out)
     return Graph(tuple(nodes), tuple(blocks), stream[-1])
+
+
+def _check_shape(shape: tuple, path: str) -> None:
+    if any(not isinstance(d, int) or d < 1 for d in shape):
+        raise GenomeError(path, f"output shape {_short(shape)} has an empty dimension")
+    if any(d > MAX_DIM for d in shape) or (len(shape) == 3 and max(shape[1:]) > MAX_SPATIAL):
+        raise GenomeError(path, f"output {'×'.join(map(str, shape))} is too large (at most "
+                                f"{MAX_DIM:.0e} channels or features, {MAX_SPATIAL:,} pixels "
+                                "a side)")
 
 
 def _eval_value(v: Any, env: Mapping, where: str) -> Any:
@@ -589,13 +765,20 @@ def _resolve(spec, raw: dict, in_shapes: tuple) -> tuple[dict, tuple]:
     return dict(hit[0]), hit[1]
 
 
-def _lower_cell(cell: Cell, bpath: str, env: dict, slots: tuple[int, ...], nodes: list[LNode],
-                block: int, module_paths: dict[str, str]) -> int:
-    where = {s: gi for s, gi in zip(cell.inputs, slots)}  # name -> graph index
+def _plan(cell: Cell) -> tuple[list[int], set[int], int]:
+    """How to lower every use of ``cell``: its live nodes in topological order, the live set,
+    and the work of one use (live nodes + their inputs + input slots)."""
     live = _live(cell)
-    for k in cell.order():
-        if k not in live:
-            continue  # dead node: pruned, never built, never hashed
+    # dead nodes are pruned: never built, never hashed
+    order = [k for k in cell.__dict__.get("_order") or cell.order() if k in live]
+    work = len(cell.inputs) + sum(1 + len(cell.sources(k)) for k in order)
+    return order, live, work
+
+
+def _lower_cell(cell: Cell, plan: tuple, bpath: str, env: dict, slots: tuple[int, ...],
+                nodes: list[LNode], block: int, module_paths: dict[str, str]) -> int:
+    where = {s: gi for s, gi in zip(cell.inputs, slots)}  # name -> graph index
+    for k in plan[0]:
         n = cell.nodes[k]
         path = f"{bpath}.{n.name}" if bpath else n.name
         srcs = [where[s] for s in cell.sources(k)]
@@ -616,18 +799,29 @@ def _lower_cell(cell: Cell, bpath: str, env: dict, slots: tuple[int, ...], nodes
             args, shape = _resolve(spec, raw, in_shapes)
         except OpShapeError as e:
             raise GenomeError(path, str(e)) from None
+        except ZeroDivisionError:
+            raise GenomeError(path, f"op {n.op!r}: division by zero (a stride, kernel or size "
+                                    f"of 0?) with arguments {_short(raw, 100)}") from None
+        except (ArithmeticError, ValueError, TypeError, IndexError, KeyError) as e:
+            raise GenomeError(path, f"op {n.op!r}: invalid arguments {_short(raw, 100)}: "
+                                    f"{_clip(str(e))}") from None
+        _check_shape(shape, path)
         ln = LNode(len(nodes), path, n.op, tuple(srcs), args, in_shapes, shape, block)
         if ln.module:
             if module_paths.get(path) == "parent":
                 raise GenomeError(path, "a layer has the name of a group of layers")
             if path in module_paths:
                 raise GenomeError(path, "two layers have this name")
-            parts = path.split(".")
-            for j in range(1, len(parts)):
-                pre = ".".join(parts[:j])
-                if module_paths.get(pre) == "leaf":
+            # every prefix of a "parent" is a "parent" already: stop at the first one (linear)
+            pre = path
+            while "." in pre:
+                pre = pre[:pre.rindex(".")]
+                kind = module_paths.get(pre)
+                if kind == "parent":
+                    break
+                if kind == "leaf":
                     raise GenomeError(path, f"name is inside layer {pre!r}; rename one of them")
-                module_paths.setdefault(pre, "parent")
+                module_paths[pre] = "parent"
             module_paths[path] = "leaf"
         nodes.append(ln)
         where[n.name] = ln.index
