@@ -12,7 +12,7 @@ x axis is *distinct networks evaluated* (asks, duplicates included, are reported
 search runs until it finds the optimum (it cannot miss: it never repeats a network); the others
 stop at ``--budget`` evaluations (a miss counts as the budget, and is reported).
 
-Networks are identified by the space's table of cell hashes (``ExhaustiveSpace.cell_hashes``,
+Networks are identified by the space's key, a table of cell hashes (``ExhaustiveSpace.key``,
 checked here to give the same partition as ``space.decode(a).hash`` on a sample), so the runs
 do not spend minutes decoding the same genomes again.
 
@@ -53,30 +53,16 @@ CHECKPOINTS = (10, 30, 100, 300, 1000)
 
 
 def fast_space():
-    """The exhaustive space, identifying networks by its cell-hash table."""
-    cls = SPACES.get("exhaustive")
-
-    class Indexed(cls):
-        def __init__(self):
-            super().__init__()
-            self.table = self.cell_hashes()
-
-        def index(self, a) -> int:
-            k = 0
-            for i in self.to_indices(a):
-                k = k * 5 + i
-            return k
-
-        def assignment_hash(self, a) -> str:
-            return self.table[self.index(a)]
-
-    space = Indexed()
+    """The exhaustive space; its ``key`` (the controllers' dedup identity) is a lookup in the
+    table of cell hashes, checked here to give the same partition as ``decode(a).hash``."""
+    space = get_space("exhaustive")
+    space.table = space.cell_hashes()
     rng = random.Random(0)
     by_cell: dict[str, str] = {}
-    for _ in range(200):  # same partition as decode(a).hash, on a sample
+    for _ in range(200):
         a = space.sample(rng)
         h = space.decode(a).hash
-        assert by_cell.setdefault(space.assignment_hash(a), h) == h
+        assert by_cell.setdefault(space.key(a), h) == h
     assert len(set(by_cell.values())) == len(by_cell)
     return space
 
@@ -102,7 +88,7 @@ def run_one(space, label: str, seed: int, budget: int) -> dict:
         asks += 1
         r = land.result(a)
         ctl.tell(a, r)
-        h = space.assignment_hash(a)
+        h = space.key(a)
         if h in seen:
             continue
         seen.add(h)

@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from evaluators.config import SearchConfig  # noqa: E402
-from evaluators.search import run_search  # noqa: E402
-from evaluators.store import ExperimentStore  # noqa: E402
+from nas.config import SearchConfig  # noqa: E402
+from nas.experiment import run_search  # noqa: E402
+from nas.store import ExperimentStore  # noqa: E402
 
 
 def one(label: str, cfg: SearchConfig) -> dict:
@@ -42,7 +42,7 @@ def one(label: str, cfg: SearchConfig) -> dict:
         store.close()
     assert len(rows) == cfg.trials and all(r.status == "ok" for r in rows), summary.counts
     phase = max(r.finished_at for r in rows) - min(r.asked_at for r in rows)
-    out = {"label": label, "workers": cfg.workers, "cpus_per_trial": cfg.cpus_per_trial,
+    out = {"label": label, "workers": cfg.execution.workers, "cpus_per_trial": cfg.execution.cpus_per_trial,
            "wall_seconds": round(wall, 2), "trial_phase_seconds": round(phase, 2),
            "train_seconds_sum": round(sum(r.result.get("train_seconds") for r in rows), 2),
            "best_accuracy": round(summary.best.accuracy, 4),
@@ -70,10 +70,11 @@ def main() -> None:
             if args.with_threads:
                 plan.append(("1 worker × 2 threads", 1, 2))
             for label, workers, cpus in plan:
-                cfg = SearchConfig(space=args.space, controller="random", seed=0,
-                                   trials=args.trials, dataset="digits", epochs=args.epochs,
-                                   workers=workers, cpus_per_trial=cpus,
-                                   out=str(Path(tmp) / f"r{r}-{workers}-{cpus}"))
+                cfg = SearchConfig().replace(space=args.space, controller="random", seed=0,
+                                             trials=args.trials, dataset="digits",
+                                             epochs=args.epochs, workers=workers,
+                                             cpus_per_trial=cpus,
+                                             out=str(Path(tmp) / f"r{r}-{workers}-{cpus}"))
                 runs.append(one(label, cfg))
     by = {}
     for run in runs:

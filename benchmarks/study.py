@@ -6,7 +6,7 @@ controllers find random search's best in fewer trials? Measured on the embedded 
 
 For each space (``blocks``, ``nasnet-cell``, their CPU-sized default options):
 
-1. the classic points of the space (:func:`evaluators.compare.classic_points`: the fixed
+1. the classic points of the space (:func:`study_protocol.classic_points`: the fixed
    points of the bigger presets in their small-input variants) are trained at the search's
    budget on each seed's split;
 2. random, reinforce, optuna-tpe and evolution search with the same trial budget, one
@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from evaluators.compare import ENTRIES, Protocol, SpacePlan, run_study  # noqa: E402
+from study_protocol import ENTRIES, Protocol, SpacePlan, run_study  # noqa: E402
 
 #: The full study. A quarter of digits' 1 437 training images train (359), three quarters
 #: validate (1 078: a 1-image step is 0.09%); batch 32, 8 epochs per candidate (the same ~96

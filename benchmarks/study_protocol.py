@@ -1,10 +1,11 @@
 """Searched networks against the classic fixed points, and controllers against each other.
 
-:func:`classic_points` gives the classic networks of a space at its (small) default size:
-the fixed points of the space's bigger presets (``blocks``: ResNet-20 of ``cifar``, the
-ResNets/MobileNets of ``imagenet``; ``nasnet-cell``: NASNet-A), each with the reason
-``encode_strict`` gives for it not being in the default space as it is, and its *small-input
-variant* projected onto the default space by one stated rule (see :func:`project_blocks`).
+:func:`classic_points` gives the classic networks of a space at its (small) default size, as
+the space itself states them (:meth:`~nas.space.SearchSpace.projected_fixed_points`): the fixed
+points of the space's bigger presets (``blocks``: ResNet-20 of ``cifar``, the ResNets/MobileNets
+of ``imagenet``; ``nasnet-cell``: NASNet-A), each with the reason ``encode_strict`` gives for it
+not being in the space as it is, and its *small-input variant* projected onto the space by the
+space's own stated rule. A space without bigger presets has none.
 
 :func:`run_study` runs a :class:`Protocol` on one Ray session (``benchmarks/study.py`` is the
 command): per space, the classic points at the search budget on each seed's split; every
@@ -22,17 +23,19 @@ on the held-out test split — the only use of that split. Goals (:func:`goals`)
    the trial random's best came at (``paired_met``).
 
 Each part is an experiment directory under the work directory (the searches' own stores; the
-evaluations are job lists as ``nas sweep`` keeps), so an interrupted study continues.
+evaluations of fixed genomes are sweep experiments, :func:`nas.experiment.evaluate_genomes`),
+so an interrupted study continues.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
-from nas.errors import GenomeError
+from nas.config import SearchConfig
+from nas.errors import NasError
 from nas.genome import Genome
-from nas.space import NotInSpaceError, SearchSpace
+from nas.space import SearchSpace
+from nas.store import DB, ExperimentStore
 
 
 # ============================================================================ classic points
@@ -59,14 +62,10 @@ class Classic:
 
 
 def classic_points(space: SearchSpace) -> list[Classic]:
-    """The classic points of ``space`` (``blocks`` or ``nasnet-cell``), duplicates marked."""
-    if space.name == "blocks":
-        out = _blocks_classics(space)
-    elif space.name == "nasnet-cell":
-        out = _nasnet_classics(space)
-    else:
-        out = [Classic(n, f"{space.name}", g, space.encode(g))
-               for n, g in space.fixed_points().items()]
+    """The classic points of ``space`` (its :meth:`projected_fixed_points`), a variant equal to
+    an earlier one (same genome hash) marked ``same_as`` it."""
+    out = [Classic(p["name"], p["source"], p["genome"], p["assignment"], p.get("reason"),
+                   list(p.get("changes", ()))) for p in space.projected_fixed_points()]
     seen: dict[str, str] = {}
     for c in out:
         if c.genome is None:
@@ -76,128 +75,6 @@ def classic_points(space: SearchSpace) -> list[Classic]:
             c.same_as = seen[h]
         else:
             seen[h] = c.name
-    return out
-
-
-def _reason(space: SearchSpace, genome: Genome, source_options=None) -> str | None:
-    """Why ``genome`` is not in ``space`` (None if it is); with the options of the preset it
-    is a fixed point of, also which single option of that preset would bring it in."""
-    try:
-        space.encode_strict(genome)
-        return None
-    except NotInSpaceError as e:
-        reason = str(e)
-    if source_options is None:
-        return reason
-    mine = dataclasses.asdict(space.options)
-    theirs = dataclasses.asdict(source_options)
-    for k, v in theirs.items():
-        if k in ("preset", "input", "num_classes") or mine.get(k) == v:
-            continue
-        try:
-            other = type(space)(**{**{f: x for f, x in mine.items() if f != "preset"}, k: v})
-        except Exception:  # noqa: BLE001 — an option that does not combine is no answer
-            continue
-        if other.encode(genome) is not None:
-            shown = ",".join(map(str, v)) if isinstance(v, tuple) else v
-            return f"{reason} — in the space with --option {k}={shown}"
-    return reason
-
-
-# ---------------------------------------------------------------------------- blocks
-
-
-def _blocks_classics(space) -> list[Classic]:
-    from search_spaces import SPACES, get_net
-    from search_spaces.blocks import FIXED_POINTS
-    o = space.options
-    out = []
-    for preset in ("cifar", "imagenet"):
-        src = SPACES.get("blocks")(preset=preset)
-        for name in FIXED_POINTS[preset]:
-            g0 = src.fixed_points().get(name)
-            if g0 is None:
-                continue
-            try:
-                small = get_net(name, input=o.input, num_classes=o.num_classes)
-                reason = _reason(space, small, src.options)
-            except GenomeError as e:
-                reason = f"does not build at {'×'.join(map(str, o.input))}: {e}"
-            a, changes = project_blocks(src.encode(g0), src.options, space)
-            out.append(Classic(f"{name}-s", f"blocks/{preset}", space.decode(a), a, reason,
-                               changes))
-    return out
-
-
-def _snap(v: float, choices) -> Any:
-    """The nearest choice (the smaller one on a tie)."""
-    return min(sorted(choices), key=lambda c: abs(c - v))
-
-
-def project_blocks(a: dict, src_options, space) -> tuple[dict, list[str]]:
-    """A ``blocks`` assignment of a bigger preset projected onto ``space``'s options, as the
-    CIFAR versions of ImageNet nets are made: the first ``len(strides)`` used stages are kept
-    (an 8×8 input has that many resolutions); a stride-2 stem becomes the stride-1 3×3 conv;
-    widths are scaled by ``f = min(1, widest choice / widest kept stage)`` (a width multiplier
-    that shrinks only what does not fit) and every number is snapped to the nearest choice.
-    Returns the assignment and the list of changes made (for the report)."""
-    o = space.options
-    n = len(o.strides)
-    used = [j for j in range(1, len(src_options.strides) + 1) if a[f"stage{j}.depth"] > 0]
-    keep = used[:n]
-    changes = []
-    if len(used) > n:
-        changes.append(f"kept the first {n} of {len(used)} stages")
-    f = min(1.0, max(o.widths) / max(a[f"stage{j}.width"] for j in keep))
-    if f < 1:
-        changes.append(f"width × {f:g}")
-    out = {"act": a["act"], "stem.type": "conv3x3",
-           "stem.width": _snap(a["stem.width"] * f, o.stem_widths)}
-    if a["stem.type"] != "conv3x3":
-        changes.append(f"stem {a['stem.type']} → conv3x3")
-    for k, j in enumerate(keep, 1):
-        for fld, val, choices in (("width", a[f"stage{j}.width"] * f, o.widths),
-                                  ("depth", a[f"stage{j}.depth"], o.depths),
-                                  ("kernel", a[f"stage{j}.kernel"], o.kernels),
-                                  ("expansion", a[f"stage{j}.expansion"], o.expansions)):
-            out[f"stage{k}.{fld}"] = _snap(val, choices)
-            if fld != "width" and out[f"stage{k}.{fld}"] != val:
-                changes.append(f"stage{k} {fld} {val} → {out[f'stage{k}.{fld}']}")
-        out[f"stage{k}.block"] = a[f"stage{j}.block"]
-        out[f"stage{k}.se"] = a[f"stage{j}.se"]
-    head = _snap(a["head.width"] * f, o.head_widths)
-    if head != a["head.width"] * f:
-        changes.append(f"head {a['head.width']} → {head}")
-    out["head.width"] = head
-    out["head.dropout"] = a["head.dropout"]
-    if getattr(src_options, "shortcut", o.shortcut) != o.shortcut and any(
-            out[f"stage{k}.block"] == "basic" for k in range(1, n + 1)):
-        changes.append(f"shortcut {src_options.shortcut} → {o.shortcut} (the space's)")
-    return space.check(out), _dedup(changes)
-
-
-def _dedup(xs: list[str]) -> list[str]:
-    return list(dict.fromkeys(xs))
-
-
-# ---------------------------------------------------------------------------- nasnet-cell
-
-
-def _nasnet_classics(space) -> list[Classic]:
-    from search_spaces import SPACES
-    from search_spaces.nasnet import CellSpec, nasnet_a_specs
-    specs = nasnet_a_specs()
-    full = space.network(specs, "nasnet_a")
-    mobile = SPACES.get("nasnet-cell")(preset="mobile").options
-    out = [Classic("nasnet_a", "nasnet-cell/mobile", full, space.encode(full),
-                   _reason(space, full, mobile), ["NASNet-A cells in the space's network "
-                                                  f"(N={space.options.N}, F={space.options.F})"])]
-    if out[0].assignment is None:    # the concat=unused space: NASNet-A by the paper's rule
-        plain = {k: CellSpec(s.blocks) for k, s in specs.items()}
-        g = space.network(plain, "nasnet_a_unused")
-        out.append(Classic("nasnet_a_unused", "nasnet-cell/mobile", g, space.encode(g), None,
-                           out[0].changes + ["only unread states concatenated (the paper's "
-                                             "rule; NASNet-A also concatenates read ones)"]))
     return out
 
 
@@ -240,12 +117,12 @@ class Protocol:
     retrain_epochs: int = 16        # the longer budget of the final retraining
     workers: int = 2
 
-    def config(self, **kw) -> "SearchConfig":
-        from evaluators.config import SearchConfig
-        return SearchConfig(**{"dataset": self.dataset, "val_fraction": self.val_fraction,
-                               "batch_size": self.batch_size, "lr": self.lr,
-                               "epochs": self.epochs, "workers": self.workers,
-                               "cpus_per_trial": 1, **kw})
+    def config(self, **kw) -> SearchConfig:
+        """The experiment config of a part of the study (keys by their flat names)."""
+        return SearchConfig().replace(**{
+            "dataset": self.dataset, "val_fraction": self.val_fraction,
+            "batch_size": self.batch_size, "lr": self.lr, "epochs": self.epochs,
+            "workers": self.workers, "cpus_per_trial": 1, **kw})
 
     def budget(self) -> dict:
         """What every result of a work directory depends on (checked when continuing one)."""
@@ -267,56 +144,14 @@ def _nothing() -> None:
     """The default ``before_run``."""
 
 
-def evaluate_genomes(genomes: dict, data, config, root, before_run=_nothing) -> dict:
-    """Train every genome of ``{label: Genome}`` once with the search's evaluator on Ray Tune
-    (budget, recipe and seed from ``config``) on ``data``; the results are kept in the
-    experiment directory ``root`` (a job list, as ``nas sweep`` keeps; a re-run continues it).
-    ``before_run()`` is called first if anything needs training. Returns
-    ``{label: TrialRow}``."""
-    from pathlib import Path
-    from evaluators import tune as tune_exec
-    from evaluators.search import SearchLoop
-    from evaluators.store import DB, ExperimentStore
-    from evaluators.sweep import Job, JobList, SweepSpace
-    space = SweepSpace([Job(label, lambda g=g: g, {}) for label, g in genomes.items()])
-    root = Path(root)
-    config = config.replace(trials=len(genomes), out=str(root))
-    if (root / DB).is_file():
-        store = ExperimentStore.open(root)
-    else:
-        store = ExperimentStore.create(root, config)
-        store.set_meta(kind="sweep")
-    try:
-        loop = SearchLoop(config, store, space, JobList(space, seed=config.seed))
-        if not loop.finished:
-            before_run()
-            tune_exec.execute(loop, data, config, root)
-        return {r.assignment["job"]: _cached(store, r) for r in store.rows() if r.done}
-    finally:
-        store.close()
-
-
-def _cached(store, row):
-    """A row with its result (a ``cached`` row: the trained row of the same genome)."""
-    if row.source != "cached":
-        return row
-    return dataclasses.replace(row, result=store.trained_result(row.hash).result)
-
-
-def search_data(protocol: Protocol, seed: int):
-    """The split a search with this seed trains and validates on."""
-    from evaluators.datasets import load_dataset
-    return load_dataset(protocol.dataset, seed=seed, val_fraction=protocol.val_fraction)
-
-
 def retrain_data(protocol: Protocol, seed: int):
     """The search's training split of ``seed`` against the held-out test split: the final
     retraining learns from exactly the images the search trained on and is scored on images
     no search (nor any choice of this study) ever saw."""
-    from evaluators.datasets import load_dataset
-    train = search_data(protocol, seed)
-    test = load_dataset(protocol.dataset, seed=seed, test=True)
-    return dataclasses.replace(train, eval_x=test.eval_x, eval_y=test.eval_y, split="train/test")
+    from nas.experiment import load_data
+    d = load_data(protocol.config(seed=seed), with_test=True)
+    return dataclasses.replace(d, eval_x=d.test_x, eval_y=d.test_y, test_x=None, test_y=None,
+                               split="train/test")
 
 
 def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, root,
@@ -324,9 +159,7 @@ def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, r
     """One search (or the rest of it, if ``root`` holds an unfinished one) on Ray Tune, under
     hard ``constraints`` if given; ``before_run()`` is called first if anything trains."""
     from pathlib import Path
-    from evaluators.search import run_search
-    from evaluators.store import DB, ExperimentStore
-    from nas.errors import NasError
+    from nas.experiment import run_search
     controller, options = protocol.controllers[label]
     cfg = protocol.config(space=plan.space, options=dict(plan.options), controller=controller,
                           controller_options=dict(options), trials=plan.trials, seed=seed,
@@ -340,7 +173,7 @@ def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, r
     store.close()
     keys = ("space", "options", "controller", "controller_options", "seed", "dataset",
             "val_fraction", "epochs", "batch_size", "lr", "constraints")
-    differ = [k for k in keys if _json(getattr(stored, k)) != _json(getattr(cfg, k))]
+    differ = [k for k in keys if _json(stored.get(k)) != _json(cfg.get(k))]
     if differ:
         raise NasError(f"{root} holds a search with other settings ({', '.join(differ)}); "
                        f"delete it, or give the controller another label")
@@ -358,17 +191,18 @@ def read_search(root) -> dict:
     """What a study needs from a search directory: the trained trials in the order the
     controller asked for them (with parallel workers the order they finish in depends on
     timing; the n-th network proposed does not for random search), the best-so-far curve
-    over them and the wall time."""
-    from evaluators.report import summarize
-    from evaluators.store import ExperimentStore
+    over them and the wall time (first ask to last result, over every run of it)."""
     store = ExperimentStore.open(root)
     try:
-        rows = [r for r in store.rows() if r.source == "trained" and r.done]
+        every = store.rows()
+        rows = [r for r in every if r.source == "trained" and r.done]
         curve, best = [], 0.0
         for r in rows:
             best = max(best, r.accuracy or 0.0)
             curve.append(best)
-        return {"dir": str(root), "wall_seconds": summarize(store, 1)["wall_seconds"],
+        finished = [r.finished_at for r in every if r.finished_at]
+        wall = round(max(finished) - min(r.asked_at for r in every), 1) if finished else 0.0
+        return {"dir": str(root), "wall_seconds": wall,
                 "counts": store.counts(), "curve": curve,
                 "trials": [{"hash": r.hash, "accuracy": r.accuracy, "status": r.status,
                             "flops": r.result.get("flops"), "params": r.result.get("params"),
@@ -426,8 +260,6 @@ def run_study(protocol: Protocol, work, log=print) -> dict:
     import json
     import time
     from pathlib import Path
-    from evaluators import tune as tune_exec
-    from nas.errors import NasError
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     stamp = work / "budget.json"
@@ -439,7 +271,8 @@ def run_study(protocol: Protocol, work, log=print) -> dict:
     started = []
 
     def ray_up() -> None:        # Ray only if something trains; then one session for all
-        if tune_exec.connect(None):
+        from evaluators import ray_tune
+        if ray_tune.connect(None):
             started.append(True)
     try:
         spaces = {p.space: run_space(protocol, p, work / (p.space + _digest(p.options)), log,
@@ -464,18 +297,23 @@ def _digest(x) -> str:
 def run_space(protocol: Protocol, plan: SpacePlan, work, log=print,
               before_run=_nothing) -> dict:
     import time
+    from nas.experiment import evaluate_genomes
     from search_spaces import get_space
     t0 = time.time()
     space = get_space(plan.space, plan.options)
     seeds = list(protocol.seeds)
     classics = classic_points(space)
     distinct = {c.name: c.genome for c in classics if c.genome is not None and not c.same_as}
+    if not distinct:
+        raise NasError(f"space {plan.space!r} has no classic points to compare the searches "
+                       f"with")
 
-    # 1. the classic points at the search's budget, on each seed's search split
+    # 1. the classic points at the search's budget, on each seed's search split (the config's
+    #    data set split by the seed, as the searches split it)
     val = {n: [] for n in distinct}
     for s in seeds:
-        rows = evaluate_genomes(distinct, search_data(protocol, s), protocol.config(seed=s),
-                                work / f"classics-s{s}", before_run)
+        rows = evaluate_genomes(distinct, protocol.config(seed=s), work / f"classics-s{s}",
+                                before_run=before_run)
         for n in distinct:
             val[n].append(rows[n].accuracy)
     log(f"{plan.space}: {len(distinct)} classic points evaluated ({time.time() - t0:.0f} s)")
@@ -533,6 +371,7 @@ def retrain(protocol: Protocol, genomes: dict, root, log=print, before_run=_noth
     """Test accuracy of each genome after the longer budget, one value per seed. A network
     (genome hash) already retrained on a seed in this work directory is not trained again."""
     import time
+    from nas.experiment import evaluate_genomes
     t = time.time()
     acc = {n: [] for n in genomes}
     for s in protocol.seeds:
@@ -540,10 +379,10 @@ def retrain(protocol: Protocol, genomes: dict, root, log=print, before_run=_noth
         known = _tested(root.parent, prefix)
         todo = {n: g for n, g in genomes.items() if g.hash not in known}
         if todo:
-            rows = evaluate_genomes(todo, retrain_data(protocol, s),
-                                    protocol.config(seed=s, epochs=protocol.retrain_epochs),
+            rows = evaluate_genomes(todo, protocol.config(seed=s,
+                                                          epochs=protocol.retrain_epochs),
                                     root.parent / f"{prefix}{_digest(sorted(todo))}",
-                                    before_run)
+                                    data=retrain_data(protocol, s), before_run=before_run)
             known.update({g.hash: rows[n].accuracy for n, g in todo.items()})
         for n, g in genomes.items():
             acc[n].append(known[g.hash])
@@ -554,14 +393,17 @@ def retrain(protocol: Protocol, genomes: dict, root, log=print, before_run=_noth
 
 def _tested(parent, prefix: str) -> dict:
     """genome hash -> accuracy of every finished evaluation in ``parent/prefix[-*]``."""
-    from evaluators.store import DB, ExperimentStore
     out = {}
     for d in sorted(parent.glob(f"{prefix}*")):
         if d.name != prefix and not d.name.startswith(prefix + "-") or not (d / DB).is_file():
             continue
         store = ExperimentStore.open(d)
         try:
-            out.update({r.hash: _cached(store, r).accuracy for r in store.rows() if r.done})
+            for r in store.rows():
+                if r.done and r.source == "cached":     # the result it was told
+                    r = store.trained_result(r.hash, r.settings) or r
+                if r.done:
+                    out[r.hash] = r.accuracy
         finally:
             store.close()
     return out

@@ -34,11 +34,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from evaluators import tune as tune_exec  # noqa: E402  (sets Ray's quiet environment)
-from evaluators.config import SearchConfig  # noqa: E402
-from evaluators.datasets import load_dataset  # noqa: E402
-from evaluators.search import SearchLoop, plan_search  # noqa: E402
-from evaluators.store import ExperimentStore  # noqa: E402
+from evaluators import ray_tune as tune_exec  # noqa: E402  (sets Ray's quiet environment)
+from evaluators.base import Evaluator  # noqa: E402
+from nas.config import SearchConfig  # noqa: E402
+from nas.experiment import load_data, plan_search  # noqa: E402
+from nas.loop import SearchLoop  # noqa: E402
+from nas.result import Result  # noqa: E402
+from nas.store import ExperimentStore  # noqa: E402
 
 _RESULT = json.dumps({"status": "ok", "metrics": {"accuracy": 0.5, "params": 1, "flops": 1},
                       "error": None})
@@ -47,6 +49,16 @@ _RESULT = json.dumps({"status": "ok", "metrics": {"accuracy": 0.5, "params": 1, 
 def trivial(config, data=None):
     from ray import tune
     tune.report({"epoch": 1, "accuracy": 0.5, "nas_result": _RESULT})
+
+
+class Trivial(Evaluator):
+    """What ``trivial`` does, as an evaluator: no training, one result (Ray's trial function
+    reports it once, as bare Tune's trivial trainable does)."""
+
+    name = "trivial"
+
+    def evaluate(self, trial, data, *, device="cpu", threads=None, callback=None) -> Result:
+        return Result("ok", {"accuracy": 0.5, "params": 1, "flops": 1})
 
 
 def bare(trials: int, workers: int, root: Path, data) -> float:
@@ -63,15 +75,16 @@ def bare(trials: int, workers: int, root: Path, data) -> float:
 
 
 def ours(trials: int, workers: int, root: Path, data, space: str) -> tuple[float, dict]:
-    cfg = SearchConfig(space=space, controller="random", trials=trials, workers=workers,
-                       out=str(root / "exp"))
+    cfg = SearchConfig().replace(space=space, controller="random", trials=trials,
+                                 workers=workers, out=str(root / "exp"))
     plan = plan_search(cfg, data)
     store = ExperimentStore.create(root / "exp", cfg)
     controller = plan.make_controller(root / "exp", True)
     loop = SearchLoop(cfg, store, plan.space, controller, fit=plan.fit,
                       constraints=plan.constraints)
     t = time.perf_counter()
-    tune_exec.execute(loop, data, cfg, root / "exp", trainable=trivial)
+    tune_exec.execute(loop, Trivial(), data, cfg.execution, root / "exp",
+                      tensorboard=cfg.execution.tensorboard)
     seconds = time.perf_counter() - t
     counts = store.counts()
     store.close()
@@ -111,7 +124,7 @@ def main() -> None:
     ap.add_argument("--spaces", default="exhaustive,nasnet-cell")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args()
-    data = load_dataset("digits")
+    data = load_data(SearchConfig())
     started = tune_exec.connect()
     try:
         results = [measure(space, args, data) for space in args.spaces.split(",")]

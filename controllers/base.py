@@ -8,8 +8,9 @@ from results. The caller owns the loop::
     ctl.tell(a, result)           # every result, failures included, is told
     state = ctl.state_dict()      # JSON-serialisable; load_state_dict(state) resumes exactly
 
-Controllers see only the decision list (and may call ``space.decode`` to hash for dedup); they
-never build or train networks.
+Controllers see only the decision list (and the space's canonical ``key`` of an assignment, for
+the ``seen`` set of networks asked or told that the base class keeps); they never build or train
+networks. The loop, not the controller, caches results by genome hash.
 
 Subclasses implement two hooks and let the base class do the bookkeeping:
 ``propose() -> assignment`` (called by ``ask`` when the warm-start queue is empty) and
@@ -64,6 +65,8 @@ class Controller(abc.ABC):
     name: str = "controller"
     description: str = ""
     Options: type = NoOptions
+    #: True once the controller has nothing new to propose: the loop stops asking
+    exhausted: bool = False
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, reward: RewardFn = accuracy_reward,
                  **options: Any):
@@ -75,7 +78,7 @@ class Controller(abc.ABC):
         self.n_told = 0
         self._queue: list[Assignment] = []
         self._pending: dict[str, list[Assignment]] = {}
-        self._hashes: dict[str, str] = {}
+        self.seen: set[str] = set()   # keys of the networks asked or told (see mark_seen)
 
     # ------------------------------------------------------------------ the interface
     def ask(self) -> Assignment:
@@ -120,22 +123,19 @@ class Controller(abc.ABC):
         return q.pop(0) if q else None
 
     # ------------------------------------------------------------------ helpers for subclasses
-    def genome_hash(self, assignment: Mapping[str, Any]) -> str:
-        """``space.decode(assignment).hash`` (memoised): the identity used for dedup. A space
-        that can tell a network's identity faster may define ``assignment_hash(assignment)``."""
-        key = assignment_key(assignment)
-        h = self._hashes.get(key)
-        if h is None:
-            fast = getattr(self.space, "assignment_hash", None)
-            h = fast(assignment) if fast else self.space.decode_cached(assignment).hash
-            self._hashes[key] = h
-        return h
+    def is_new(self, assignment: Mapping[str, Any]) -> bool:
+        """Whether the network of ``assignment`` was neither asked nor told yet (by the
+        space's canonical key: equal keys, equal genome hashes)."""
+        return self.space.key(assignment) not in self.seen
+
+    def mark_seen(self, assignment: Mapping[str, Any]) -> None:
+        self.seen.add(self.space.key(assignment))
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
         return {"name": self.name, "seed": self.seed, "n_asked": self.n_asked,
                 "n_told": self.n_told, "queue": list(getattr(self, "_queue", [])),
-                "pending": self.pending}
+                "pending": self.pending, "seen": sorted(self.seen)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if state.get("name", self.name) != self.name:
@@ -143,6 +143,7 @@ class Controller(abc.ABC):
         self.n_asked = state["n_asked"]
         self.n_told = state["n_told"]
         self._queue = list(state.get("queue", []))
+        self.seen = set(state.get("seen", []))
         self._pending = {}
         for a in state.get("pending", []):
             self._pending.setdefault(assignment_key(a), []).append(dict(a))

@@ -41,17 +41,16 @@ class RegularizedEvolution(Controller):
                            f"population, got population={o.population}, sample={o.sample}")
         self.rng = random.Random(self.seed)
         self.population: deque[tuple[Assignment, float]] = deque()
-        self.seen: set[str] = set()
         self.mutable = [d for d in space.decisions if len(d.choices) > 1]
 
     def propose(self) -> Assignment:
         initial = self.n_asked < self.options.population or not self.population
         for _ in range(1 + (self.options.max_retries if self.options.dedup else 0)):
             a = self.space.sample(self.rng) if initial else self.mutate(self.parent())
-            if not self.options.dedup or self.genome_hash(a) not in self.seen:
+            if not self.options.dedup or self.is_new(a):
                 break
         if self.options.dedup:
-            self.seen.add(self.genome_hash(a))
+            self.mark_seen(a)
         return a
 
     def parent(self) -> Assignment:
@@ -70,17 +69,16 @@ class RegularizedEvolution(Controller):
 
     def observe(self, assignment, result, reward) -> None:
         if self.options.dedup:
-            self.seen.add(self.genome_hash(assignment))
+            self.mark_seen(assignment)
         self.population.append((assignment, reward))
         while len(self.population) > self.options.population:
             self.population.popleft()
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "rng": rng_state(self.rng), "seen": sorted(self.seen),
+        return {**super().state_dict(), "rng": rng_state(self.rng),
                 "population": [[a, r] for a, r in self.population]}
 
     def load_state_dict(self, state) -> None:
         super().load_state_dict(state)
         set_rng_state(self.rng, state["rng"])
-        self.seen = set(state["seen"])
         self.population = deque((dict(a), float(r)) for a, r in state["population"])

@@ -6,16 +6,10 @@ unknown name or a bad value raises :class:`~nas.errors.NasError` naming the cont
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Mapping
 
-from nas.options import describe_options, option  # noqa: F401  (re-exported)
+from nas.options import NoOptions, describe_options, option  # noqa: F401  (re-exported)
 from nas.options import make_options as _make_options
-
-
-@dataclasses.dataclass(frozen=True)
-class NoOptions:
-    """For controllers without options."""
 
 
 def make_options(cls: type, values: Mapping[str, Any], controller: str):

@@ -32,19 +32,17 @@ class RandomSearch(Controller):
     def __init__(self, space, **kw):
         super().__init__(space, **kw)
         self.rng = random.Random(self.seed)
-        self.seen: set[str] = set()
-        self.exhausted = False
 
     def propose(self) -> Assignment:
         a = self.space.sample(self.rng)
         if self.options.dedup:
             for _ in range(self.options.max_retries):
-                if self.genome_hash(a) not in self.seen:
+                if self.is_new(a):
                     break
                 a = self.space.sample(self.rng)
             else:
                 a = self._unseen() or a
-            self.seen.add(self.genome_hash(a))
+            self.mark_seen(a)
         return a
 
     def _unseen(self) -> Assignment | None:
@@ -54,7 +52,7 @@ class RandomSearch(Controller):
         ds = self.space.decisions
         rest = [a for a in (dict(zip([d.name for d in ds], combo))
                             for combo in itertools.product(*(d.choices for d in ds)))
-                if self.genome_hash(a) not in self.seen]
+                if self.is_new(a)]
         if not rest:
             self.exhausted = True
             return None
@@ -62,14 +60,12 @@ class RandomSearch(Controller):
 
     def observe(self, assignment, result, reward) -> None:
         if self.options.dedup:
-            self.seen.add(self.genome_hash(assignment))
+            self.mark_seen(assignment)
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "rng": rng_state(self.rng), "seen": sorted(self.seen),
-                "exhausted": self.exhausted}
+        return {**super().state_dict(), "rng": rng_state(self.rng), "exhausted": self.exhausted}
 
     def load_state_dict(self, state) -> None:
         super().load_state_dict(state)
         set_rng_state(self.rng, state["rng"])
-        self.seen = set(state["seen"])
         self.exhausted = state.get("exhausted", False)

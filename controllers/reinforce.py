@@ -78,7 +78,6 @@ class Reinforce(Controller):
         self.baseline: float | None = None
         self.var: float | None = None
         self.buffer: list[tuple[list[int], float]] = []
-        self.seen: set[str] = set()  # genome hashes asked or told
         self.tried = SeenTrie(self.sizes)  # assignments asked or told, and isomorphic twins
         self.n_updates = 0
 
@@ -101,7 +100,7 @@ class Reinforce(Controller):
             else:
                 idx = self.policy.sample(self.generator, 1, self.tried.blocked)[0]
             a = self.space.from_indices(idx)
-            if idx not in self.tried and self.genome_hash(a) not in self.seen:
+            if idx not in self.tried and self.is_new(a):
                 break
             self.tried.add(idx)  # (a new assignment of a seen network: never again)
         self._mark_seen(a)
@@ -109,7 +108,7 @@ class Reinforce(Controller):
 
     def _mark_seen(self, a: Assignment) -> None:
         self.tried.add(self.space.to_indices(a))
-        self.seen.add(self.genome_hash(a))
+        self.mark_seen(a)
 
     def observe(self, assignment, result, reward) -> None:
         if self.options.dedup:
@@ -168,7 +167,7 @@ class Reinforce(Controller):
                       "param_groups": opt["param_groups"]},
             "generator": self.generator.get_state().tolist(),
             "baseline": self.baseline, "var": self.var, "n_updates": self.n_updates,
-            "buffer": [[t, r] for t, r in self.buffer], "seen": sorted(self.seen),
+            "buffer": [[t, r] for t, r in self.buffer],
             "tried": list(self.tried.items()),
         }
 
@@ -184,7 +183,6 @@ class Reinforce(Controller):
         self.baseline, self.var = state["baseline"], state["var"]
         self.n_updates = state["n_updates"]
         self.buffer = [(list(t), float(r)) for t, r in state["buffer"]]
-        self.seen = set(state["seen"])
         self.tried = SeenTrie(self.sizes)
         for idx in state["tried"]:
             self.tried.add(idx)

@@ -106,52 +106,5 @@ def make_reward(spec: str | Mapping[str, Any] | None = None) -> RewardFn:
 
 
 # ---------------------------------------------------------------------- hard constraints
-@dataclasses.dataclass(frozen=True)
-class Constraints:
-    """Upper bounds checked from the cost model before training (None: unbounded)."""
-
-    max_params: float | None = None
-    max_flops: float | None = None
-    max_memory_kb: float | None = None
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> "Constraints":
-        d = dict(d or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise NasError(f"unknown constraint(s) {unknown}; known: {', '.join(sorted(names))}")
-        for k, v in d.items():
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
-                raise NasError(f"constraint {k}: expected a positive number, got {v!r}")
-        return cls(**d)
-
-    def __bool__(self) -> bool:
-        return any(getattr(self, f.name) is not None for f in dataclasses.fields(self))
-
-
-def violates(genome: Genome, constraints: Constraints | Mapping[str, Any] | None) -> str | None:
-    """Why ``genome`` breaks a hard constraint (e.g. ``"params 11.69M > max_params 5M"``), or None."""
-    c = constraints if isinstance(constraints, Constraints) else Constraints.from_dict(constraints)
-    if not c:
-        return None
-    from nas.cost import cost
-    report = cost(genome)
-    for name, value in (("params", report.params), ("flops", report.flops),
-                        ("memory_kb", report.memory_kb)):
-        bound = getattr(c, f"max_{name}")
-        if bound is not None and value > bound:
-            return f"{name} {_fmt(value)} > max_{name} {_fmt(bound)}"
-    return None
-
-
-def rejected(reason: str) -> Result:
-    """The result to tell a controller for a candidate rejected before training."""
-    return Result.failed(f"rejected: {reason}", rejected=True)
-
-
-def _fmt(x: float) -> str:
-    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= div:
-            return f"{x / div:.4g}{suf}"
-    return f"{x:.4g}"
+# (the loop checks them before training; they live with the cost model in nas.constraints)
+from nas.constraints import Constraints, rejected, violates  # noqa: E402,F401  (re-exported)

@@ -1,14 +1,13 @@
-"""Evaluating candidates: data sets, training, Ray Tune execution, the experiment store.
+"""What turns a genome into a score, and what runs those evaluations.
 
-- :mod:`evaluators.config`   ``SearchConfig`` (YAML + flags), ``Budget``, ``Recipe``
-- :mod:`evaluators.datasets` ``load_dataset(name, data_dir, seed=...)`` -> in-memory ``Data``
-- :mod:`evaluators.train`    ``evaluate(genome, budget, data, seed, device) -> Result``
-- :mod:`evaluators.store`    ``ExperimentStore``: one directory, SQLite, the source of truth
-- :mod:`evaluators.search`   ``SearchLoop`` (ask/tell bookkeeping) and ``run_search``
-- :mod:`evaluators.tune`     Ray start/join, the Tune ``Searcher`` adapter, the trial function
-- :mod:`evaluators.sweep`    ``run_sweep``: genomes × settings as one Ray job
-- :mod:`evaluators.progress` the progress bar and live best-so-far line
-- :mod:`evaluators.report`   leaderboard, summary and plots of experiment directories
+- :mod:`evaluators.base`      the ``Evaluator`` and ``Executor`` interfaces, ``EVALUATORS``,
+  ``EXECUTORS``
+- :mod:`evaluators.datasets`  ``load_dataset(name, data_dir, seed=...)`` -> in-memory ``Data``
+- :mod:`evaluators.train`     ``train``: ``evaluate(genome, budget, data, seed, device)``
+- :mod:`evaluators.table`     ``table``: lookups in a tabular benchmark; the table format
+- :mod:`evaluators.executors` ``local`` (in-process) and ``ray`` executors
+- :mod:`evaluators.ray_tune`  Ray start/join, the Tune ``Searcher`` adapter, the trial function
 
-Modules are imported on use (torch and Ray load only when training or searching).
+Modules are imported on use (torch and Ray load only when training or searching); the wiring
+module :mod:`nas.experiment` imports them all so their registrations are made.
 """

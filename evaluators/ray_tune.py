@@ -1,11 +1,13 @@
-"""Ray Tune execution: each evaluation is a Tune trial; the search loop is a Tune Searcher.
+"""The ``ray`` executor: each evaluation is a Ray Tune trial; the search loop is a Tune Searcher.
 
 Tune stays in charge of scheduling: resources per trial (``cpus_per_trial``, fractional
 ``gpus_per_trial``), concurrency (``max_concurrent_trials = workers``), retries of crashed
 trials (``FailureConfig(max_failures)``) and early stopping (``scheduler: asha`` on the
-per-epoch reports). :class:`LoopSearcher` adapts :class:`~evaluators.search.SearchLoop`:
-``suggest`` → ``loop.next_trial()`` (controller.ask), ``on_trial_complete`` →
-``loop.complete()`` (controller.tell + the store), ``save``/``restore`` → the controller state.
+per-epoch reports). The searcher adapts :class:`~nas.loop.SearchLoop`: ``suggest`` →
+``loop.next_trial()`` (controller.ask), ``on_trial_complete`` → ``loop.complete()``
+(controller.tell + the store), ``save``/``restore`` → the controller state. Each trial
+receives its :class:`~nas.loop.TrialSpec` (the genome pickled with its lowered graph, the cost
+the driver computed) and runs the evaluator on it; Ray itself is imported only when used.
 
 Ray: ``connect()`` starts a local instance (loopback, no dashboard, all CPUs of the machine)
 unless one is already running in this process or an ``address`` is given (``ray start
@@ -19,6 +21,7 @@ import os
 from pathlib import Path
 
 from nas.errors import NasError
+from nas.loop import FINISHED
 from nas.result import Result
 
 _QUIET_ENV = {
@@ -74,25 +77,49 @@ def connect(address: str | None = None) -> bool:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise NasError(f"cannot start or join {where}: {str(e).splitlines()[0]}") from None
     _quiet()
+    from nas.interrupt import term_as_interrupt
+    term_as_interrupt()          # Ray's handler would abort with a stack dump
     return True
 
 
-def _check_reachable(address: str) -> None:
-    """Ray retries an unreachable address for minutes; a plain TCP connect says it at once."""
+#: HTTP/2 client preface + an empty SETTINGS frame: a gRPC server (Ray's GCS) answers with a
+#: SETTINGS frame of its own; anything else (an HTTP/1 server, a bare TCP listener) does not
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _check_reachable(address: str, timeout: float | None = None) -> None:
+    """Ray retries an address for minutes, even one where something other than a Ray head
+    listens. Answer at once instead: a TCP connect says whether anything listens, and an HTTP/2
+    handshake whether it speaks gRPC as Ray's GCS does (``NAS_RAY_CONNECT_TIMEOUT`` seconds,
+    default 10, for the answer)."""
     import socket
-    if address == "auto":
+    if address == "auto" or address.startswith("ray://"):
         return
+    timeout = timeout or float(os.environ.get("NAS_RAY_CONNECT_TIMEOUT", "10"))
     hostport = address.split("://", 1)[-1].rstrip("/")
     host, _, port = hostport.rpartition(":")
     if not host or not port.isdigit():
         raise NasError(f"--address {address!r}: expected HOST:PORT (the head's GCS port, "
                        f"e.g. 10.0.0.1:6379) or ray://HOST:PORT")
     try:
-        with socket.create_connection((host, int(port)), timeout=5):
-            pass
+        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(_H2_PREFACE)
+            head = b""
+            while len(head) < 9:
+                chunk = sock.recv(9 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except socket.timeout:
+        head = b""
     except OSError as e:
         raise NasError(f"--address {address}: nothing answers there ({e.strerror or e}); start "
                        f"a head with `ray start --head --port {port}`") from None
+    if len(head) < 9 or head[3] != 4:          # frame type 4 = SETTINGS
+        raise NasError(f"--address {address}: something listens there but it is not a Ray head "
+                       f"(no gRPC answer within {timeout:g} s); give the head's GCS port "
+                       f"(`ray start --head` prints it, default 6379)")
 
 
 def _token_auth_if_available() -> None:
@@ -125,49 +152,39 @@ def check_resources(cpus: float, gpus: float) -> int:
 # ============================================================================ the trial
 
 
-def run_trial(config: dict, data=None) -> None:
-    """The Tune trainable: evaluate one genome, report each epoch, then the full result."""
+def run_trial(config: dict, data=None, evaluator=None) -> None:
+    """The Tune trainable: evaluate one trial, report each epoch, then the full result."""
     from ray import tune
-    from nas.genome import Genome
-    from evaluators.config import Budget, Recipe
-    from evaluators.train import evaluate
 
-    number = config["number"]
-    last_epoch = config["budget"].get("epochs")
+    spec = config["spec"]
+    last_epoch = spec.budget.epochs
 
     def report(metrics: dict) -> None:
         # the last epoch is reported once, with the full result: a scheduler deciding on it
         # (ASHA stops trials at max_t) must not cut the trial off before that report
         if metrics["epoch"] != last_epoch:
-            tune.report({**metrics, "nas_number": number})
+            tune.report({**metrics, "nas_number": spec.number})
 
-    result = evaluate(Genome.from_json(config["genome"]), Budget(**config["budget"]), data,
-                      config["seed"], config["device"], recipe=Recipe(**config["recipe"]),
-                      callback=report, threads=config["threads"], fault=config.get("fault"))
+    result = evaluator.evaluate(spec, data, device=config["device"], threads=config["threads"],
+                                callback=report)
     last = (result.get("history") or [{}])[-1]
     tune.report({**last, "accuracy": result.get("accuracy", 0.0), "epoch": last.get("epoch", 0),
-                 "nas_number": number, "nas_result": json.dumps(result.to_dict())})
+                 "nas_number": spec.number, "nas_result": json.dumps(result.to_dict())})
 
 
-def trial_config(spec, config) -> dict:
-    """The Tune config of one trial: plain data, the genome included."""
-    import dataclasses
-    budget = {**dataclasses.asdict(config.budget()), **{
-        k: v for k, v in spec.settings.items() if k in ("epochs", "steps", "seconds")}}
-    recipe = {**dataclasses.asdict(config.recipe()), **{
-        k: v for k, v in spec.settings.items() if k not in ("epochs", "steps", "seconds", "seed")}}
-    return {"number": spec.number, "hash": spec.hash, "genome": spec.genome.to_json(None),
-            "seed": spec.settings.get("seed", config.seed), "budget": budget, "recipe": recipe, "device": _device(config),
-            "threads": max(1, int(config.cpus_per_trial)), "fault": spec.fault}
+def trial_config(spec, execution) -> dict:
+    """The Tune config of one trial: the spec (pickled by Tune) and where it runs."""
+    return {"number": spec.number, "hash": spec.hash, "spec": spec,
+            "device": device_of(execution), "threads": max(1, int(execution.cpus_per_trial))}
 
 
-def _device(config) -> str:
-    if config.device == "cuda" and not config.gpus_per_trial:
+def device_of(execution) -> str:
+    if execution.device == "cuda" and not execution.gpus_per_trial:
         raise NasError("device cuda: give --gpus-per-trial (Ray shows a trial only the GPUs "
                        "it reserved)")
-    if config.device != "auto":
-        return config.device
-    return "cuda" if config.gpus_per_trial > 0 else "cpu"
+    if execution.device != "auto":
+        return execution.device
+    return "cuda" if execution.gpus_per_trial > 0 else "cpu"
 
 
 def result_from_report(report: dict | None) -> Result:
@@ -185,22 +202,21 @@ def result_from_report(report: dict | None) -> Result:
 
 
 class LoopSearcher(Searcher):
-    """A Tune ``Searcher`` over a :class:`~evaluators.search.SearchLoop`."""
+    """A Tune ``Searcher`` over a :class:`~nas.loop.SearchLoop`."""
 
-    def __init__(self, loop, config):
+    def __init__(self, loop, execution):
         super().__init__(metric="accuracy", mode="max")
         self.loop = loop
-        self.config = config
+        self.execution = execution
         self.numbers: dict[str, int] = {}      # Tune trial id -> our trial number
         self.crashed: dict[str, int] = {}      # ... of trials that errored (for ErrorNotes)
 
     def suggest(self, trial_id: str):
-        from evaluators.search import FINISHED
         spec = self.loop.next_trial()
         if spec == FINISHED:
             return self.FINISHED
         self.numbers[trial_id] = spec.number
-        return trial_config(spec, self.config)
+        return trial_config(spec, self.execution)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self.numbers:
@@ -213,7 +229,7 @@ class LoopSearcher(Searcher):
             return
         if error:
             self.crashed[trial_id] = number
-            res = Result.failed(f"trial crashed (retried {self.config.max_failures}×); see "
+            res = Result.failed(f"trial crashed (retried {self.execution.max_failures}×); see "
                                 f"the Ray Tune error file of trial {trial_id}")
         else:
             if result and "nas_result" not in result and "epoch" in result:
@@ -267,30 +283,32 @@ def _trial_name(trial) -> str:
     return f"trial-{trial.config.get('number', trial.trial_id)}"
 
 
-def execute(loop, data, config, root: Path, on_ready=None, trainable=None,
+def execute(loop, evaluator, data, execution, root: Path, on_ready=None,
             tensorboard: bool = True) -> None:
     """Run the loop's trials as one Tune experiment until the loop is finished
-    (``on_ready()`` is called once Ray is up and can run a trial). ``trainable(config, data)``
-    is what each trial runs: :func:`run_trial` (evaluate the genome) unless given."""
-    started = connect(config.address)
+    (``on_ready()`` is called once Ray is up and can run a trial); each trial runs
+    ``evaluator.evaluate`` on its spec. ``execution`` is the config's Execution section."""
+    x = execution
+    started = connect(x.address)
     try:
         from ray import tune
-        _device(config)
-        slots = check_resources(config.cpus_per_trial, config.gpus_per_trial)
-        workers = config.workers or slots
+        device_of(x)
+        slots = check_resources(x.cpus_per_trial, x.gpus_per_trial)
+        workers = x.workers or slots
         if on_ready is not None:
             on_ready()
-        searcher = LoopSearcher(loop, config)
+        searcher = LoopSearcher(loop, x)
         scheduler = None
-        if config.scheduler == "asha":
+        if x.scheduler == "asha":
             from ray.tune.schedulers import ASHAScheduler
-            max_t = config.epochs or 10_000
+            max_t = loop.config.budget.epochs or 10_000
             scheduler = ASHAScheduler(time_attr="epoch", metric="accuracy", mode="max",
-                                      max_t=max_t, grace_period=min(config.grace_epochs, max_t),
+                                      max_t=max_t, grace_period=min(x.grace_epochs, max_t),
                                       reduction_factor=3)
         trainable = tune.with_resources(
-            tune.with_parameters(trainable or run_trial, data=data),
-            {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial})
+            tune.with_parameters(run_trial, data=data, evaluator=evaluator),
+            {"cpu": x.cpus_per_trial, "gpu": x.gpus_per_trial})
+        callbacks = [_error_callback(searcher), *(_tensorboard() if tensorboard else [])]
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
@@ -299,8 +317,8 @@ def execute(loop, data, config, root: Path, on_ready=None, trainable=None,
                                         trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(
                 name=f"run-{loop.run}", storage_path=str((Path(root) / "ray").resolve()),
-                verbose=0, failure_config=tune.FailureConfig(max_failures=config.max_failures),
-                callbacks=[_error_callback(searcher), *(_tensorboard() if tensorboard else [])], log_to_file=False))
+                verbose=0, failure_config=tune.FailureConfig(max_failures=x.max_failures),
+                callbacks=callbacks, log_to_file=False))
         tuner.fit()
     finally:
         if started:

@@ -14,23 +14,22 @@ loss, out-of-memory and any exception give a ``failed`` result whose ``error`` s
 Testing hook: ``fault="raise" | "nan" | "oom" | "exit"`` makes the first training step raise,
 produce a NaN loss, allocate an impossible tensor on the device (a real allocator failure), or
 kill the process (``os._exit``: a crashed worker, which Ray Tune retries). The search sets it per
-trial from the ``NAS_FAULT`` environment variable (see ``evaluators.search``).
+trial from the ``NAS_FAULT`` environment variable (see ``nas.experiment``).
 """
 from __future__ import annotations
 
 import math
 import time
 import traceback
-from typing import Callable
 
+from evaluators.base import EVALUATORS, EpochCallback, Evaluator
+from evaluators.datasets import Data
+from nas.config import Budget, Recipe
+from nas.constraints import cost_metrics
 from nas.errors import NasError
 from nas.genome import Genome
+from nas.loop import FAULTS
 from nas.result import Result
-from evaluators.config import Budget, Recipe
-from evaluators.datasets import Data
-
-FAULTS = ("raise", "nan", "oom", "exit")
-EpochCallback = Callable[[dict], None]
 
 
 class NonFiniteLoss(Exception):
@@ -51,11 +50,29 @@ def evaluate(genome: Genome, budget: Budget = Budget(), data: Data | None = None
                        threads=threads, fault=fault)[1]
 
 
+@EVALUATORS.register("train")
+class TrainEvaluator(Evaluator):
+    """Stand-alone training: the ground truth every cheaper evaluator is measured against."""
+
+    name = "train"
+    description = "stand-alone training under the budget (the ground truth; seconds per " \
+                  "candidate on digits, minutes on real data)"
+    default_executor = "ray"
+
+    def evaluate(self, trial, data, *, device: str = "cpu", threads: int | None = None,
+                 callback: EpochCallback | None = None) -> Result:
+        return train_model(trial.genome, trial.budget, data, trial.seed, device,
+                           recipe=trial.recipe, callback=callback, threads=threads,
+                           fault=trial.fault, cost=trial.cost)[1]
+
+
 def train_model(genome: Genome, budget: Budget = Budget(), data: Data | None = None,
                 seed: int = 0, device: str = "auto", *, recipe: Recipe = Recipe(),
                 callback: EpochCallback | None = None, threads: int | None = None,
-                fault: str | None = None):
-    """:func:`evaluate` that also returns the trained model: ``(model | None, Result)``."""
+                fault: str | None = None, cost: dict | None = None):
+    """:func:`evaluate` that also returns the trained model: ``(model | None, Result)``.
+    ``cost``: the genome's cost metrics when the caller computed them (a search does, once per
+    candidate on the driver, for a genome it already fitted to the data)."""
     import torch
     if threads:
         torch.set_num_threads(max(1, int(threads)))
@@ -67,12 +84,11 @@ def train_model(genome: Genome, budget: Budget = Budget(), data: Data | None = N
         from evaluators.datasets import load_dataset
         data = load_dataset("digits", seed=seed)
     dev = torch.device(resolve_device(device))
-    info: dict = {}
+    info: dict = dict(cost or {})
     try:
-        genome = fit_to_data(genome, data)
-        from nas.cost import cost
-        c = cost(genome)
-        info["flops"], info["memory_kb"] = c.flops, round(c.memory_kb, 3)
+        if cost is None:
+            genome = fit_to_data(genome, data)
+            info = cost_metrics(genome)
         return _train(genome, budget, data, seed, dev, recipe, callback, fault, info)
     except NonFiniteLoss as e:
         return None, Result.failed(f"non-finite loss: {e}", **info)

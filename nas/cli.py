@@ -31,6 +31,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from nas.interrupt import term_as_interrupt
+    term_as_interrupt()
     parser = make_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

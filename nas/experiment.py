@@ -1,284 +1,62 @@
-"""The search loop and the driver API: ask → check → train → tell → store, nothing lost.
+"""The wiring module: the one place where spaces, controllers, evaluators and executors meet.
 
-:class:`SearchLoop` owns the bookkeeping and is execution-agnostic: ``next_trial()`` asks the
-controller until it has an assignment worth training (a genome hash already trained is told
-its cached result; one that breaks a hard constraint is told it was rejected; one that is being
-trained right now waits for that result), ``complete(number, result)`` tells the controller and
-stores the result — one SQLite transaction per result, with the controller state. Ray Tune
-drives it through the Searcher in :mod:`evaluators.tune`.
+``make_space`` / ``make_controller`` / ``make_evaluator`` / ``make_executor`` turn a
+:class:`~nas.config.SearchConfig` into parts; a *plan* says what an experiment evaluates (a
+search: the space and its controller; a sweep: genomes × settings; a table build: every distinct
+network × seeds); :func:`run_experiment` opens or creates the experiment directory, loads the
+data, and lets the executor drive the :class:`~nas.loop.SearchLoop` to the end::
 
-:func:`run_search` is the whole thing: make the space, controller, data and store (or reopen
-them with ``resume=DIR``), run the trials on Ray, return a :class:`SearchSummary`::
-
-    from evaluators.config import SearchConfig
-    from evaluators.search import run_search
-    summary = run_search(SearchConfig(space="nasnet-cell", trials=8, workers=2))
+    from nas.config import SearchConfig
+    from nas.experiment import run_search
+    summary = run_search(SearchConfig(space="exhaustive", evaluator="table", trials=300))
     print(summary.best.accuracy, summary.root)
 
-Testing hook: ``NAS_FAULT="nan@3,raise@5,oom@6"`` injects a fault into the evaluation of the
-trials with those numbers (see :func:`evaluators.train.evaluate`).
+Nothing else in ``nas/`` (except the CLI) imports ``controllers``, ``evaluators`` or
+``search_spaces``.
 """
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import os
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from types import SimpleNamespace
+from typing import Any, Callable, Mapping
 
-from nas.errors import GenomeError, NasError
+import evaluators.executors  # noqa: F401  (registers local, ray)
+import evaluators.table  # noqa: F401  (registers table)
+import evaluators.train  # noqa: F401  (registers train)
+from controllers import CONTROLLERS
+from controllers.listed import Listed
+from controllers.rewards import make_reward
+from evaluators.base import EVALUATORS, EXECUTORS, EvaluationContext, Evaluator, Executor, \
+    split_name
+from evaluators.datasets import load_dataset
+from evaluators.train import fit_to_data
+from nas.config import RESUMABLE, Budget, SearchConfig, parse_shape
+from nas.constraints import Constraints
+from nas.errors import NasError
 from nas.genome import Genome
-from nas.result import Result
-from nas.space import SearchSpace
-from evaluators.config import SearchConfig
-from evaluators.progress import Reporter
-from evaluators.store import ExperimentStore, TrialRow
-from evaluators.train import FAULTS
+from nas.loop import SearchLoop
+from nas.progress import Reporter
+from nas.space import Decision, SearchSpace
+from nas.store import ExperimentStore, TrialRow
+from search_spaces import NETS, SPACES, get_net
 
-FINISHED = "FINISHED"
-EPOCH_KEYS = ("epoch", "accuracy", "loss", "train_loss", "seconds")
 #: settings a resume may change; the rest of the config is the experiment's identity
-RESUME_OVERRIDES = ("trials", "workers", "cpus_per_trial", "gpus_per_trial", "address",
-                    "max_failures", "device", "top")
+RESUME_OVERRIDES = RESUMABLE
 
 
-@dataclass(frozen=True)
-class TrialSpec:
-    """One evaluation to run: what the executor needs (plain data for the Tune config)."""
-
-    number: int
-    assignment: dict
-    genome: Genome
-    hash: str
-    fault: str | None = None
-    settings: dict = dataclasses.field(default_factory=dict)   # budget/recipe overrides
-
-
-class SearchLoop:
-    """Ask/tell bookkeeping over an :class:`ExperimentStore` (see the module docstring)."""
-
-    def __init__(self, config: SearchConfig, store: ExperimentStore, space: SearchSpace,
-                 controller, *, fit: Callable[[Genome], Genome] = lambda g: g,
-                 reporter: Reporter | None = None, constraints: Any = None,
-                 settings_of: Callable[[dict], dict] = lambda a: {}):
-        self.config = config
-        self.store = store
-        self.space = space
-        self.controller = controller
-        self.fit = fit
-        self.reporter = reporter or Reporter()
-        self.constraints = constraints
-        self.settings_of = settings_of
-        self.faults = parse_faults(os.environ.get("NAS_FAULT"))
-        self.max_skips = max(200, 20 * config.trials)
-        self.exhausted = False
-        self.run = store.new_run()
-        self._queue: list[TrialSpec] = []
-        self._in_flight: dict[int, TrialSpec] = {}
-        self._by_hash: dict[str, int] = {}
-        self._waiting: dict[str, list[tuple[int, dict]]] = {}
-        self._skips = 0
-        self._history: dict[int, list[dict]] = {}
-        self._restore()
-
-    # ------------------------------------------------------------------ state
-    @property
-    def done(self) -> int:
-        """Completed evaluations (ok, failed or pruned): what counts against the budget."""
-        return self._done
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._in_flight)
-
-    @property
-    def finished(self) -> bool:
-        return not self._in_flight and not self._queue and (
-            self.exhausted or self._done >= self.config.trials)
-
-    def _want_more(self) -> bool:
-        return not self.exhausted and \
-            self._done + len(self._in_flight) + len(self._queue) < self.config.trials
-
-    # ------------------------------------------------------------------ the loop
-    def next_trial(self) -> TrialSpec | str:
-        """The next evaluation to start, or ``FINISHED`` when no more will be needed."""
-        if self._queue:
-            return self._start(self._queue.pop(0))
-        while self._want_more():
-            if getattr(self.controller, "exhausted", False):
-                self.exhausted = True
-                self.reporter.note("stopping: the controller has proposed every network of "
-                                   "the space")
-                break
-            if self._skips >= self.max_skips:
-                self.exhausted = True
-                self.reporter.note(f"stopping: the controller proposed {self._skips} already "
-                                   f"evaluated or rejected architectures in a row (is the "
-                                   f"space exhausted?)")
-                break
-            spec = self._ask()
-            if spec is not None:
-                self._skips = 0
-                return self._start(spec)
-            self._skips += 1
-        return FINISHED
-
-    def on_epoch(self, number: int, metrics: dict) -> None:
-        """A per-epoch report of a running trial (kept as history if it is stopped early)."""
-        row = {k: metrics[k] for k in EPOCH_KEYS if k in metrics}
-        self._history.setdefault(number, []).append(row)
-        self.reporter.epoch(number, row)
-
-    def complete(self, number: int, result: Result, trial_id: str | None = None) -> None:
-        """Tell the controller and store the result of trial ``number`` (then of any duplicate
-        asks that were waiting for it)."""
-        spec = self._in_flight.pop(number)
-        self._by_hash.pop(_key(spec.hash, spec.settings), None)
-        history = self._history.pop(number, [])
-        if history and "history" not in result.metrics:
-            result = Result(result.status, {**result.metrics, "history": history}, result.error)
-        result = self._with_cost(spec.genome, result)
-        self.controller.tell(spec.assignment, result)
-        self.store.finish_trial(number, result, self.controller.state_dict(), trial_id=trial_id)
-        self._done += 1
-        row = self.store.row(number)
-        if row.accuracy is not None and (self.best is None or row.accuracy > self.best.accuracy):
-            self.best = row
-            self.store.write_best(row)
-        self.reporter.finished(number, spec.hash, "trained", result, self.best)
-        for n, a in self._waiting.pop(_key(spec.hash, spec.settings), []):
-            self._finish_untrained(n, a, spec.hash, result, "cached")
-
-    def note_error(self, number: int, error: str) -> None:
-        """A fuller reason for a trial that crashed (recorded after ``complete``)."""
-        self.store.set_error(number, error)
-
-    # ------------------------------------------------------------------ internals
-    def _ask(self) -> TrialSpec | None:
-        a = self.controller.ask()
-        settings = self.settings_of(a)
-        try:
-            decoded = self.space.decode_cached(a)
-            genome = self.fit(decoded)
-        except GenomeError as e:
-            n = self._record(a, "-", {}, "rejected", settings)
-            self._finish_untrained(n, a, "-", Result.failed(f"rejected: {e}"), "rejected")
-            return None
-        memo = getattr(self.controller, "genome_hash", None)   # the controller's memoised hash
-        h = memo(a) if memo is not None and genome is decoded else genome.hash
-        reason = _violates(genome, self.constraints)
-        if reason:
-            from controllers.rewards import rejected
-            n = self._record(a, h, genome.to_dict(), "rejected", settings)
-            self._finish_untrained(n, a, h, self._with_cost(genome, rejected(reason)),
-                                   "rejected")
-            return None
-        cached = self.store.trained_result(h, settings)
-        if cached is not None:
-            n = self._record(a, h, genome.to_dict(), "cached", settings)
-            self._finish_untrained(n, a, h, cached.result, "cached")
-            return None
-        key = _key(h, settings)
-        if key in self._by_hash:          # the same network is being trained right now
-            n = self._record(a, h, genome.to_dict(), "cached", settings)
-            self._waiting.setdefault(key, []).append((n, a))
-            return None
-        n = self._record(a, h, genome.to_dict(), "trained", settings)
-        return TrialSpec(n, a, genome, h, self.faults.get(n), settings)
-
-    def _record(self, a: dict, h: str, genome: dict, source: str, settings: dict) -> int:
-        import json
-        return self.store.add_trial(self.run, a, h, json.dumps(genome, separators=(",", ":")),
-                                    self.controller.state_dict(), source, settings)
-
-    def _start(self, spec: TrialSpec) -> TrialSpec:
-        self._in_flight[spec.number] = spec
-        self._by_hash[_key(spec.hash, spec.settings)] = spec.number
-        self.reporter.started(spec.number, spec.hash)
-        return spec
-
-    def _finish_untrained(self, number: int, a: dict, h: str, result: Result,
-                          source: str) -> None:
-        self.controller.tell(a, result)
-        self.store.finish_trial(number, result, self.controller.state_dict(), source=source)
-        self.reporter.finished(number, h, source, result, self.best)
-
-    def _with_cost(self, genome: Genome, result: Result) -> Result:
-        """Fill params/FLOPs from the cost model when the evaluation did not report them
-        (pruned, crashed, rejected), so every row can be plotted against cost."""
-        if "params" in result.metrics and "flops" in result.metrics:
-            return result
-        from nas.cost import cost
-        c = cost(genome)
-        return Result(result.status, {"params": c.params, "flops": c.flops, **result.metrics},
-                      result.error)
-
-    def _restore(self) -> None:
-        """Resume from the store: controller state, budget, and the interrupted trials."""
-        state = self.store.controller_state()
-        rows = self.store.rows()
-        if state is not None:
-            self.controller.load_state_dict(state)
-        else:                      # no saved state: replay every completed result
-            for r in rows:
-                if r.done:
-                    self.controller.tell(r.assignment, r.result)
-        self._done = self.store.counts()["trained"]
-        self.best = self.store.best()
-        for r in rows:
-            if r.done:
-                continue
-            cached = self.store.trained_result(r.hash, r.settings)
-            key = _key(r.hash, r.settings)
-            if cached is not None:
-                self._finish_untrained(r.number, r.assignment, r.hash, cached.result, "cached")
-            elif any(_key(s.hash, s.settings) == key for s in self._queue):
-                self.store.set_source(r.number, "cached")
-                self._waiting.setdefault(key, []).append((r.number, r.assignment))
-            else:
-                self.store.set_source(r.number, "trained")
-                self._queue.append(TrialSpec(r.number, r.assignment, Genome.from_dict(r.genome),
-                                             r.hash, self.faults.get(r.number), r.settings))
-
-
-def _key(h: str, settings: dict) -> str:
-    """The cache identity of an evaluation: genome hash (+ per-trial settings in a sweep)."""
-    if not settings:
-        return h
-    import json
-    return h + json.dumps(settings, sort_keys=True)
-
-
-def _violates(genome: Genome, constraints) -> str | None:
-    if not constraints:
-        return None
-    from controllers.rewards import violates
-    return violates(genome, constraints)
-
-
-def parse_faults(text: str | None) -> dict[int, str]:
-    """``"nan@3,raise@5"`` -> {3: "nan", 5: "raise"} (the NAS_FAULT testing hook)."""
-    out: dict[int, str] = {}
-    for part in (text or "").replace(" ", "").split(","):
-        if not part:
-            continue
-        kind, _, num = part.partition("@")
-        if kind not in FAULTS or not num.isdigit():
-            raise NasError(f"NAS_FAULT: expected KIND@TRIAL with KIND in {FAULTS}, got {part!r}")
-        out[int(num)] = kind
-    return out
-
-
-# ============================================================================ building a search
+# ============================================================================ the parts
 
 
 def make_space(config: SearchConfig, data=None) -> SearchSpace:
     """The configured space; the data set's input shape and classes are passed as options
     when the space takes them (else genomes are fitted to the data after decoding)."""
-    from search_spaces import SPACES
     factory = SPACES.get(config.space)
     opts = dict(config.options)
     if data is not None:
@@ -306,8 +84,6 @@ def _parameters(factory) -> set[str]:
 
 
 def make_controller(config: SearchConfig, space: SearchSpace, root: Path):
-    from controllers import CONTROLLERS
-    from controllers.rewards import make_reward
     cls = CONTROLLERS.get(config.controller)
     opts = dict(config.controller_options)
     fields = {f.name for f in dataclasses.fields(cls.Options)} \
@@ -317,11 +93,75 @@ def make_controller(config: SearchConfig, space: SearchSpace, root: Path):
     return cls(space, seed=config.seed, reward=make_reward(config.reward), **opts)
 
 
+def load_data(config: SearchConfig, *, test: bool = False, with_test: bool = False):
+    """The config's data set, split by its seed (``test``: train+val vs the test split)."""
+    d = config.data
+    return load_dataset(d.dataset, d.data_dir, seed=config.seed, val_fraction=d.val_fraction,
+                        input=parse_shape(d.input) if d.input else None, samples=d.samples,
+                        augment=d.augment, test=test, with_test=with_test)
+
+
+def make_evaluator(config: SearchConfig) -> Evaluator:
+    """The configured evaluator (``train``, ``table:NAME`` …) with its options."""
+    name, arg = split_name(config.evaluator)
+    cls = EVALUATORS.get(name)
+    opts = dict(config.evaluator_options)
+    if arg is not None:
+        opts.setdefault(getattr(cls, "argument", "name"), arg)
+    return cls(**opts)
+
+
+def make_executor(config: SearchConfig, evaluator: Evaluator) -> Executor:
+    """``--executor`` when given, else the evaluator's default."""
+    return EXECUTORS.get(config.execution.executor or evaluator.default_executor)()
+
+
+def fixed_point_hashes(store: ExperimentStore) -> dict[str, str]:
+    """hash -> name of the space's classic fixed points, at the input the search used."""
+    cfg = store.config()
+    rows = store.rows(limit=1)
+    if not rows:
+        return {}
+    g0 = Genome.from_dict(rows[0].genome)
+    data = SimpleNamespace(shape=g0.input, num_classes=g0.num_classes)
+    try:
+        space = make_space(cfg, data)
+        out = {}
+        for name, g in space.fixed_points().items():
+            a = space.encode(g)
+            if a is not None:
+                out[space.decode(a).hash] = name
+        return out
+    except Exception:  # a report never fails because a space changed since the search
+        return {}
+
+
+def table_fixed_points(table) -> dict:
+    """name -> {hash, accuracy, test_accuracy, rank} (None when absent) of the classic fixed
+    points of a table's space, at the table's input size."""
+    h = table.header
+    opts = dict(h.get("space_options") or {})
+    factory = SPACES.get(h["space"])
+    params = _parameters(factory)
+    for key, value in (("input", tuple(h["input"])), ("num_classes", h["num_classes"])):
+        if key not in opts and key in params:
+            opts[key] = value
+    space = factory(**opts)
+    ranked = sorted(table.rows, key=table.final, reverse=True)
+    out = {}
+    for name, g in space.fixed_points().items():
+        a = space.encode(g)
+        fh = space.decode(a).hash if a is not None else None
+        out[name] = {"hash": fh, "accuracy": table.final(fh),
+                     "test_accuracy": table.final(fh, "test"),
+                     "rank": ranked.index(fh) + 1} if fh in table.rows else None
+    return out
+
+
 def warm_start(config: SearchConfig, space: SearchSpace, fit, controller) -> None:
     """Queue ``config.init`` (fixed points of the space, or classic nets it can encode)."""
     if not config.init:
         return
-    from search_spaces import NETS, get_net
     fixed = space.fixed_points()
     assignments = []
     for name in config.init:
@@ -357,8 +197,6 @@ class Plan:
 
 
 def plan_search(config: SearchConfig, data) -> Plan:
-    from controllers.rewards import Constraints
-    from evaluators.train import fit_to_data
     space = make_space(config, data)
     fit = lambda g: fit_to_data(g, data)  # noqa: E731
 
@@ -381,6 +219,7 @@ class SearchSummary:
     exhausted: bool
     seconds: float
     data: str
+    first_error: str | None = None     # of the first failed trial, if any
 
     def to_dict(self) -> dict:
         return {"root": str(self.root), "counts": self.counts, "finished": self.finished,
@@ -392,37 +231,38 @@ class SearchSummary:
 def default_out(config: SearchConfig, kind: str = "search") -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     if kind == "table":
-        return Path("runs") / f"table-{config.space}-{config.dataset}-{stamp}"
+        return Path("runs") / f"table-{config.space}-{config.data.dataset}-{stamp}"
     what = config.space if kind == "search" else "sweep"
     return Path("runs") / f"{what}-{config.controller if kind == 'search' else 'nets'}-{stamp}"
 
 
 def run_search(config: SearchConfig | None = None, *, resume: str | os.PathLike | None = None,
                overrides: dict | None = None, reporter: Reporter | None = None) -> SearchSummary:
-    """Run (or with ``resume=DIR`` continue) a search to its trial budget on Ray Tune."""
+    """Run (or with ``resume=DIR`` continue) a search to its trial budget."""
     return run_experiment("search", plan_search, config, resume=resume, overrides=overrides,
                           reporter=reporter)
 
 
 def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
                    config: SearchConfig | None = None, *, resume=None,
-                   overrides: dict | None = None, reporter: Reporter | None = None
-                   ) -> SearchSummary:
-    """Open or create the experiment directory, plan it, and run its trials on Ray Tune."""
-    from evaluators import tune as tune_exec
-    from evaluators.datasets import load_dataset
+                   overrides: dict | None = None, reporter: Reporter | None = None,
+                   meta: dict | None = None, data=None,
+                   before_run: Callable[[], None] = lambda: None) -> SearchSummary:
+    """Open or create the experiment directory, plan it, and run its trials to the budget with
+    the configured evaluator and executor. ``data``: the data set when the caller loaded it
+    (default: the config's); ``before_run()``: called once if anything is to be evaluated."""
     t0 = time.time()
     overrides = dict(overrides or {})
     if resume is not None:
-        store = ExperimentStore.open(resume)
+        store = ExperimentStore.open(resume, driver=True)
         stored_kind = store.meta("kind", "search")
         if stored_kind != kind:
             store.close()
             raise NasError(f"{resume} is a {stored_kind} experiment; resume it with "
-                           f"`nas {stored_kind} --resume {resume}`")
+                           f"`nas {_command(stored_kind)} --resume {resume}`")
         config = store.config()
         changed = sorted(k for k, v in overrides.items()
-                         if k not in RESUME_OVERRIDES and v != getattr(config, k))
+                         if k not in RESUME_OVERRIDES and v != config.get(k))
         if changed:
             store.close()
             raise NasError(f"--resume continues the stored experiment: cannot change "
@@ -433,16 +273,20 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
         _precheck(config, kind)
         store = None
     try:
-        data = load_dataset(config.dataset, config.data_dir, seed=config.seed,
-                            val_fraction=config.val_fraction, input=_input(config),
-                            samples=config.samples, augment=config.augment,
-                            with_test=kind == "table")
+        evaluator = make_evaluator(config)
+        executor = make_executor(config, evaluator)
+        if data is None:
+            data = load_data(config, with_test=kind == "table")
         plan = make_plan(config, data)
+        evaluator.prepare(EvaluationContext(plan.space, config.data.dataset, data))
         config = config.replace(trials=plan.trials)
+        budget = evaluator.default_budget()
+        if store is None and budget is not None and config.budget == Budget():
+            config = config.replace(budget=budget)
         if store is None:
             root = Path(config.out) if config.out else default_out(config, kind)
             store = ExperimentStore.create(root, config)
-            store.set_meta(kind=kind)
+            store.set_meta(kind=kind, **(meta or {}))
             try:
                 controller = plan.make_controller(root, True)
             except BaseException:
@@ -462,32 +306,280 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
                           reporter=reporter, constraints=plan.constraints,
                           settings_of=plan.settings_of)
         if not loop.finished:
+            before_run()
             try:
-                tune_exec.execute(loop, data, config, store.root, on_ready=lambda: reporter.start(
-                    plan.title, config.trials, loop.done), tensorboard=kind != "table")
+                executor.run(loop, evaluator, data, config.execution, store.root,
+                             on_ready=lambda: reporter.start(plan.title, config.trials,
+                                                             loop.done))
             except NasError:
                 if resume is None and not store.rows():   # Ray could not start: leave no trace
                     store.discard()
                 raise
             finally:
                 reporter.stop()
+        failed = store.rows("status='failed' AND source='trained'", limit=1)
         return SearchSummary(store.root, store.counts(), store.leaderboard(config.top),
                              store.best(), loop.finished, loop.exhausted, time.time() - t0,
-                             data.describe())
+                             data.describe(), failed[0].result.error if failed else None)
     finally:
         store.close()
 
 
-def _input(config: SearchConfig):
-    from nas.commands._common import parse_input
-    return parse_input(config.input) if config.input else None
+def _command(kind: str) -> str:
+    return {"table": "table build"}.get(kind, kind)
 
 
 def _precheck(config: SearchConfig, kind: str) -> None:
     """Fail fast on names before loading data or starting Ray."""
-    from controllers import CONTROLLERS
-    from search_spaces import SPACES
     if kind in ("search", "table") or config.n:
         SPACES.get(config.space)
     if kind == "search":
         CONTROLLERS.get(config.controller)
+    EVALUATORS.get(split_name(config.evaluator)[0])
+    if config.execution.executor:
+        EXECUTORS.get(config.execution.executor)
+
+
+# ============================================================================ sweeps
+
+
+@dataclass(frozen=True)
+class Job:
+    label: str
+    make: Callable[[], Genome]      # lazy: a net that does not fit the data is a failed trial
+    settings: dict
+
+
+def plan_jobs(config: SearchConfig, data) -> list[Job]:
+    """Every (genome, setting) pair of the config, in a fixed order."""
+    genomes: list[tuple[str, Callable[[], Genome]]] = []
+    for name in config.nets:
+        NETS.get(name)                                  # unknown names fail before anything runs
+        genomes.append((name, lambda n=name: get_net(n, num_classes=data.num_classes,
+                                                      input=data.shape)))
+    if config.n:
+        space = make_space(config, data)
+        rng = random.Random(config.seed)
+        for i in range(config.n):
+            a = space.sample(rng)
+            genomes.append((f"{config.space}#{i}",
+                            lambda a=a: fit_to_data(space.decode(a), data)))
+    if not genomes:
+        raise NasError("nas sweep: nothing to evaluate; give --nets and/or --space S --n N")
+    keys = sorted(config.grid)
+    settings = [dict(zip(keys, values)) for values in
+                itertools.product(*(config.grid[k] for k in keys))] or [{}]
+    jobs = []
+    for (label, make), s in itertools.product(genomes, settings):
+        suffix = " ".join(f"{k}={v}" for k, v in s.items())
+        jobs.append(Job(f"{label} {suffix}".strip(), make, s))
+    return jobs
+
+
+class SweepSpace(SearchSpace):
+    """One decision, ``job``, whose choices are the job labels."""
+
+    name = "sweep"
+
+    def __init__(self, jobs: list[Job]):
+        self.jobs = {j.label: j for j in jobs}
+        if len(self.jobs) != len(jobs):
+            raise NasError("nas sweep: the same net and setting are listed twice")
+        self._decisions = (Decision("job", tuple(self.jobs)),)
+
+    @property
+    def decisions(self):
+        return self._decisions
+
+    def decode(self, assignment: Mapping[str, Any]) -> Genome:
+        return self.jobs[assignment["job"]].make()
+
+
+def plan_sweep(config: SearchConfig, data) -> Plan:
+    jobs = plan_jobs(config, data)
+    space = SweepSpace(jobs)
+    labels = [{"job": j.label} for j in jobs]
+    return Plan(f"sweep · {len(jobs)} jobs", space,
+                lambda root, fresh: Listed(space, labels, seed=config.seed), lambda g: g,
+                len(jobs),
+                settings_of=lambda a: dict(space.jobs[a["job"]].settings))
+
+
+def run_sweep(config: SearchConfig | None = None, *, resume=None, overrides: dict | None = None,
+              reporter: Reporter | None = None) -> SearchSummary:
+    """Evaluate every job of the config (or continue a sweep with ``resume=DIR``)."""
+    return run_experiment("sweep", plan_sweep, config, resume=resume, overrides=overrides,
+                          reporter=reporter)
+
+
+# ============================================================================ tabular benchmark
+
+
+class Replicates(SearchSpace):
+    """A space's decisions plus ``seed``: the same network trained under several seeds (one
+    trial each; the seed is a per-trial setting, so the store keys results by hash and seed)."""
+
+    def __init__(self, space: SearchSpace, seeds: list[int]):
+        self.inner = space
+        self.name = space.name
+        self._decisions = tuple(space.decisions) + (Decision("seed", tuple(seeds)),)
+
+    @property
+    def decisions(self):
+        return self._decisions
+
+    def decode(self, assignment: Mapping[str, Any]) -> Genome:
+        return self.inner.decode({k: v for k, v in assignment.items() if k != "seed"})
+
+
+def table_jobs(space: SearchSpace, seeds: list[int], sample: int | None,
+               rng_seed: int = 0, networks: int | None = None) -> list[dict]:
+    """Every distinct network of ``space`` (or the first ``networks``) with the first seed,
+    then the further seeds on all of them or on ``sample`` networks drawn at random (fixed by
+    ``rng_seed``)."""
+    reps = space.distinct_assignments()[:networks]
+    seeds = seeds or [0]
+    jobs = [{**a, "seed": seeds[0]} for a in reps]
+    if len(seeds) > 1:
+        idx = range(len(reps)) if sample is None or sample >= len(reps) else \
+            sorted(random.Random(rng_seed).sample(range(len(reps)), sample))
+        for s in seeds[1:]:
+            jobs += [{**reps[i], "seed": s} for i in idx]
+    return jobs
+
+
+def plan_table(config: SearchConfig, data) -> Plan:
+    inner = make_space(config, data)
+    space = Replicates(inner, config.seeds or [0])
+    jobs = table_jobs(inner, config.seeds or [0], config.seeds_sample, config.seed,
+                      config.networks)
+    return Plan(f"table · {inner.name} · {len(jobs)} trainings", space,
+                lambda root, fresh: Listed(space, jobs, seed=config.seed),
+                lambda g: fit_to_data(g, data), len(jobs),
+                settings_of=lambda a: {"seed": a["seed"]})
+
+
+def run_table_build(config: SearchConfig | None = None, *, resume=None,
+                    overrides: dict | None = None, reporter: Reporter | None = None,
+                    command: str | None = None) -> SearchSummary:
+    """Train every distinct network of the config's space (``nas table build``); ``command``
+    (the command line) is kept with the build for the table's header."""
+    if resume is None and config is not None and not config.seeds:
+        config = config.replace(seeds=[0])
+    return run_experiment("table", plan_table, config, resume=resume, overrides=overrides,
+                          reporter=reporter, meta={"command": command} if command else None)
+
+
+def export_table(root: str | os.PathLike, name: str | None = None,
+                 out: str | os.PathLike | None = None, command: str | None = None) -> Path:
+    """Write the tabular benchmark of a build directory (finished or not: what is trained so
+    far) as ``NAME.jsonl.gz`` (default name SPACE-DATASET, in the build directory)."""
+    import platform
+    import ray
+    import torch
+    import torchvision
+    from evaluators.table import FORMAT, Table, rows_from_trials
+    from nas import __version__
+    store = ExperimentStore.open(root)
+    try:
+        if store.meta("kind", "search") != "table":
+            raise NasError(f"{root} is not a table build (see `nas table build`)")
+        config = store.config()
+        trials = store.rows()
+        spans: dict[int, list[float]] = {}
+        for t in trials:
+            if t.finished_at is not None:
+                lo_hi = spans.setdefault(t.run, [t.asked_at, t.finished_at])
+                lo_hi[0], lo_hi[1] = min(lo_hi[0], t.asked_at), max(lo_hi[1], t.finished_at)
+        epochs = config.budget.epochs
+        rows = rows_from_trials(trials, epochs)
+        if not rows:
+            raise NasError(f"{root}: no finished training yet")
+        name = name or f"{config.space}-{config.data.dataset}"
+        sample = next(iter(rows.values()))
+        g = Genome.from_dict(next(t.genome for t in trials if t.hash == sample["hash"]))
+        header = {
+            "format": FORMAT, "name": name, "space": config.space,
+            "space_options": dict(config.options), "dataset": config.data.dataset,
+            "input": list(g.input), "num_classes": g.num_classes,
+            "protocol": {"data": dataclasses.asdict(config.data), "split_seed": config.seed,
+                         "budget": dataclasses.asdict(config.budget),
+                         "recipe": dataclasses.asdict(config.recipe)},
+            "seeds": config.seeds or [0], "seeds_sample": config.seeds_sample,
+            "epochs": epochs, "networks": len(rows),
+            "trainings": sum(len(r["runs"]) for r in rows.values()),
+            "command": command or store.meta("command"),
+            "versions": {"nas": __version__, "torch": torch.__version__,
+                         "torchvision": torchvision.__version__, "ray": ray.__version__,
+                         "python": platform.python_version()},
+            "wall_seconds": round(sum(b - a for a, b in spans.values()), 1),
+            "built": time.strftime("%Y-%m-%d", time.gmtime(max(b for _, b in spans.values())))}
+        target = Path(out) if out else store.root / f"{name}.jsonl.gz"
+        return Table(header, rows).write(target)
+    finally:
+        store.close()
+
+
+# ============================================================================ fixed genomes
+
+
+def evaluate_genomes(genomes: Mapping[str, Genome], config: SearchConfig,
+                     root: str | os.PathLike, *, data=None,
+                     before_run: Callable[[], None] = lambda: None,
+                     reporter: Reporter | None = None) -> dict[str, TrialRow]:
+    """Evaluate the genomes of ``{label: genome}`` with the config's evaluator and executor
+    (budget, recipe and seed from ``config``) as a sweep experiment in ``root``, and return
+    ``{label: TrialRow}`` of the finished evaluations.
+
+    A directory that already holds this evaluation is continued (:func:`run_experiment` with
+    ``resume``): what finished is not evaluated again. It must hold the same labels and genomes
+    under the same settings (only :data:`RESUME_OVERRIDES` such as ``workers`` may change),
+    else :class:`NasError`. Labels of the same network (genome hash) share one evaluation and
+    one row. The genomes are evaluated as given: ``data`` (default: the config's data set) must
+    fit them. ``before_run()`` is called once before anything is evaluated (e.g. to start Ray
+    once for many calls); nothing calls it when every result is already stored.
+    """
+    from nas.config import FLAT
+    if not genomes:
+        raise NasError("evaluate_genomes: no genomes given")
+    hashes = {label: g.hash for label, g in genomes.items()}
+    first: dict[str, str] = {}                  # hash -> the first label of that network
+    for label, h in hashes.items():
+        first.setdefault(h, label)
+    jobs = [Job(label, lambda g=genomes[label]: g, {}) for label in first.values()]
+
+    def plan(cfg: SearchConfig, data) -> Plan:
+        space = SweepSpace(jobs)
+        labels = [{"job": j.label} for j in jobs]
+        return Plan(f"evaluate · {len(jobs)} networks", space,
+                    lambda root, fresh: Listed(space, labels, seed=cfg.seed), lambda g: g,
+                    len(jobs))
+    root = Path(root)
+    config = config.replace(trials=len(jobs), out=str(root))
+    exists = (root / "trials.db").is_file()
+    if exists:
+        store = ExperimentStore.open(root)
+        try:
+            if store.meta("kind", "search") != "sweep" or store.meta("genomes") != hashes:
+                raise NasError(f"{root} holds another experiment than the evaluation of these "
+                               f"{len(hashes)} genomes; give another directory")
+        finally:
+            store.close()
+    summary = run_experiment(
+        "sweep", plan, None if exists else config, resume=root if exists else None,
+        overrides={k: config.get(k) for k in FLAT if k != "trials"} if exists else None,
+        reporter=reporter, meta={"genomes": hashes}, data=data, before_run=before_run)
+    store = ExperimentStore.open(summary.root)
+    try:
+        rows: dict[str, TrialRow] = {}
+        for r in store.rows():
+            if not r.done:
+                continue
+            if r.source == "cached":            # give the row the result it was told
+                trained = store.trained_result(r.hash, r.settings)
+                if trained is not None:
+                    r = dataclasses.replace(r, result=trained.result)
+            rows[r.assignment["job"]] = r
+        return {label: rows[first[h]] for label, h in hashes.items() if first[h] in rows}
+    finally:
+        store.close()

@@ -109,20 +109,43 @@ def load(weights=None, map_location="cpu"):
 '''
 
 
+def read_checkpoint(path: str | Path, flag: str = "checkpoint") -> dict:
+    """The dict a ``torch.save`` file holds, read with ``weights_only=True`` (tensors and plain
+    data only: nothing in the file is executed). The one checkpoint reader of the toolkit."""
+    import torch
+    p = Path(path)
+    if not p.is_file():
+        raise NasError(f"{flag} {str(p)!r}: no such file")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's input error
+        raise NasError(f"{flag} {str(p)!r}: not a torch checkpoint of tensors "
+                       f"(torch.load with weights_only=True failed: {type(e).__name__})"
+                       ) from None
+    if not isinstance(obj, dict):
+        raise NasError(f"{flag} {str(p)!r}: expected a dict, got {type(obj).__name__}")
+    return obj
+
+
+def read_state_dict(path: str | Path, flag: str = "--weights") -> dict:
+    """A ``state_dict`` from a checkpoint: a bare one, or ``{"state_dict": …}`` (ours, or a
+    training script's)."""
+    obj = read_checkpoint(path, flag)
+    if isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not obj or not all(hasattr(v, "shape") for v in obj.values()):
+        raise NasError(f"{flag} {str(path)!r}: expected a state_dict (name -> tensor)")
+    return obj
+
+
 def load_checkpoint(path: str | Path, map_location: str = "cpu"):
     """(genome, model) from a ``pt`` checkpoint written by :func:`export` or ``nas build --out``."""
-    import pickle
-
-    import torch
     from nas.builder import build
-    try:
-        ck = torch.load(path, map_location=map_location, weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
-        raise NasError(f"cannot read checkpoint {str(path)!r}: {e}") from None
-    if not isinstance(ck, dict) or "genome" not in ck or "state_dict" not in ck:
+    ck = read_checkpoint(path)
+    if "genome" not in ck or not isinstance(ck.get("state_dict"), dict):
         raise NasError(f"{str(path)!r} is not a nas checkpoint (needs 'genome' and 'state_dict')")
     genome = Genome.from_dict(ck["genome"])
-    model = build(genome)
+    model = build(genome).to(map_location)
     load_weights(model, ck["state_dict"], str(path))
     return genome, model
 

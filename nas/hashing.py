@@ -19,7 +19,6 @@ import networkx as nx
 
 warnings.filterwarnings("ignore", message="The hashes produced for directed graphs")
 
-from nas.genome import Genome, Graph, LNode
 
 
 _LABELS: dict = {}

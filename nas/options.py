@@ -15,6 +15,23 @@ from typing import Any, Mapping
 from nas.errors import NasError
 
 
+@dataclasses.dataclass(frozen=True)
+class NoOptions:
+    """For parts without options."""
+
+
+def parse_pairs(items: list[str], flag: str) -> dict:
+    """``["N=4", "input=3x32x32"]`` -> ``{"N": "4", "input": "3x32x32"}``: the one parser of
+    ``NAME=VALUE`` flags (values stay strings; the part they are for coerces them)."""
+    out = {}
+    for text in items:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise NasError(f"{flag} {text!r}: expected NAME=VALUE, e.g. N=4")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def option(default: Any, help: str, choices: tuple | None = None):
     """A dataclass field with a help line (and optionally the allowed values)."""
     return dataclasses.field(default=default, metadata={"help": help, "choices": choices})

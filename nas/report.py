@@ -16,12 +16,14 @@ import html
 import json
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
+from typing import Callable
 
 from nas.cost import cost
 from nas.errors import NasError
 from nas.genome import Genome
-from evaluators.store import ExperimentStore, TrialRow
+from nas.store import ExperimentStore, TrialRow
+
+FixedPoints = Callable[[ExperimentStore], dict]
 
 
 def summarize(store: ExperimentStore, top: int = 10) -> dict:
@@ -38,7 +40,7 @@ def summarize(store: ExperimentStore, top: int = 10) -> dict:
                       "train_seconds": r.result.get("train_seconds"), "genome": g.name})
     best = store.best()
     return {"dir": str(store.root), "space": cfg.space, "controller": cfg.controller,
-            "dataset": cfg.dataset, "trials_budget": cfg.trials, "counts": store.counts(),
+            "dataset": cfg.data.dataset, "trials_budget": cfg.trials, "counts": store.counts(),
             "runs": store.meta("runs", 1),
             "wall_seconds": round(max(finished) - min(asked), 1) if finished else 0.0,
             "best": None if best is None else {"trial": best.number, "hash": best.hash,
@@ -57,27 +59,6 @@ def best_so_far(store: ExperimentStore) -> list[float]:
         best = max(best, r.accuracy or 0.0)
         out.append(best)
     return out
-
-
-def fixed_point_hashes(store: ExperimentStore) -> dict[str, str]:
-    """hash -> name of the space's classic fixed points, at the input the search used."""
-    from evaluators.search import make_space
-    cfg = store.config()
-    rows = store.rows(limit=1)
-    if not rows:
-        return {}
-    g0 = Genome.from_dict(rows[0].genome)
-    data = SimpleNamespace(shape=g0.input, num_classes=g0.num_classes)
-    try:
-        space = make_space(cfg, data)
-        out = {}
-        for name, g in space.fixed_points().items():
-            a = space.encode(g)
-            if a is not None:
-                out[space.decode(a).hash] = name
-        return out
-    except Exception:  # a report never fails because a space changed since the search
-        return {}
 
 
 def _pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -102,7 +83,8 @@ def _save(fig, ax, path: Path, title: str, xlabel: str, ylabel: str) -> Path:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -122,11 +104,14 @@ def plot_progress(stores: list[ExperimentStore], path: Path) -> Path:
                  "best validation accuracy so far")
 
 
-def plot_pareto(stores: list[ExperimentStore], path: Path) -> Path:
+def plot_pareto(stores: list[ExperimentStore], path: Path,
+                fixed_points: FixedPoints = lambda store: {}) -> Path:
+    """Accuracy vs FLOPs with the Pareto front; ``fixed_points(store)`` (hash -> name) stars
+    the space's classic fixed points (the wiring module knows the spaces)."""
     fig, ax = _axes()
     allpts = []
     for s in stores:
-        fixed = fixed_point_hashes(s)
+        fixed = fixed_points(s)
         pts = [(r.result.get("flops"), r.accuracy, r.hash) for r in _trained(s)
                if r.accuracy is not None and r.result.get("flops")]
         allpts += [(f, a) for f, a, _ in pts]
@@ -182,7 +167,7 @@ def write_html(summaries: list[dict], plots: list[Path], path: Path) -> Path:
 
 
 def make_report(dirs: list[str | Path], top: int = 10, out: str | Path | None = None,
-                dot: bool = False) -> dict:
+                dot: bool = False, fixed_points: FixedPoints = lambda store: {}) -> dict:
     """Summaries of every experiment and the plots; returns a JSON-ready dict."""
     if not dirs:
         raise NasError("give at least one experiment directory")
@@ -193,7 +178,7 @@ def make_report(dirs: list[str | Path], top: int = 10, out: str | Path | None = 
             raise NasError(f"report output directory {str(target)!r} does not exist")
         summaries = [summarize(s, top) for s in stores]
         plots = [plot_progress(stores, target / "progress.png"),
-                 plot_pareto(stores, target / "pareto.png")]
+                 plot_pareto(stores, target / "pareto.png", fixed_points)]
         for s in stores:
             best = s.best()
             if best is None:
@@ -227,3 +212,37 @@ def best_genome_of(root: str | Path) -> tuple[Genome, Path | None]:
         raise NasError(f"{p}: not a best-genome file ({e})") from None
     ckpt = root / "best.pt"
     return genome, (ckpt if ckpt.is_file() else None)
+
+
+def plot_table(table, out: Path) -> list[Path]:
+    """A tabular benchmark's figures: the histogram of final validation accuracies, accuracy vs
+    FLOPs, and how well each epoch's validation accuracy ranks the networks' final one."""
+    from scipy.stats import kendalltau, spearmanr
+    out = Path(out)
+    if not out.is_dir():
+        raise NasError(f"plot directory {str(out)!r} does not exist")
+    rows = list(table.iter_rows())
+    acc = [r["accuracy"] for r in rows]
+    paths = []
+    fig, ax = _axes()
+    ax.hist(acc, bins=60, color="#4c72b0")
+    ax.set_yscale("log")
+    paths.append(_save(fig, ax, out / f"{table.name}-hist.png",
+                       f"{table.name}: {len(rows)} networks", "final validation accuracy "
+                       "(mean over seeds)", "networks"))
+    fig, ax = _axes()
+    ax.scatter([r["flops"] for r in rows], acc, s=4, alpha=0.4)
+    ax.set_xscale("log")
+    paths.append(_save(fig, ax, out / f"{table.name}-flops.png",
+                       f"{table.name}: accuracy vs FLOPs", "FLOPs (multiply-adds)",
+                       "final validation accuracy"))
+    epochs = min(len(r["history"]) for r in rows)
+    taus = [kendalltau([r["history"][e] for r in rows], acc)[0] for e in range(epochs)]
+    rhos = [spearmanr([r["history"][e] for r in rows], acc)[0] for e in range(epochs)]
+    fig, ax = _axes()
+    ax.plot(range(1, epochs + 1), rhos, marker="o", label="Spearman ρ")
+    ax.plot(range(1, epochs + 1), taus, marker="s", label="Kendall τ")
+    paths.append(_save(fig, ax, out / f"{table.name}-early.png",
+                       "ranking by the accuracy after epoch e vs the final one", "epoch e",
+                       "rank correlation with final accuracy"))
+    return paths

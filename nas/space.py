@@ -75,6 +75,16 @@ class SearchSpace(abc.ABC):
         """Named classic genomes that lie in this space (decode(encode(g)) == g by hash)."""
         return {}
 
+    def projected_fixed_points(self) -> list[dict]:
+        """The classic nets of this space's bigger presets as points of *this* space: the
+        fixed points of those presets, projected onto this space's options by the space's own
+        rule. One plain dict per classic, in a fixed order: ``name``, ``source`` (where the
+        original is a fixed point, e.g. ``"blocks/cifar"``), ``genome`` (the projected network,
+        None if it cannot be made), ``assignment`` (its assignment here, None if outside the
+        space), ``reason`` (why the original at this space's input size is not in this space;
+        None if it is) and ``changes`` (what the projection changed). Default: none."""
+        return []
+
     # ------------------------------------------------------------------ generic helpers
     def decode_cached(self, assignment: Mapping[str, Any]) -> Genome:
         """``decode`` memoised by assignment (genomes are immutable, so the controller's dedup
@@ -88,6 +98,12 @@ class SearchSpace(abc.ABC):
                 cache.clear()
             g = cache[key] = self.decode(assignment)
         return g
+
+    def key(self, assignment: Mapping[str, Any]) -> str:
+        """A canonical key of the network ``assignment`` decodes to, for deduplication: equal
+        keys exactly when the genome hashes are equal. Default: the genome hash; a space may
+        answer faster (``exhaustive`` looks its cell up in a precomputed table)."""
+        return self.decode_cached(assignment).hash
 
     def check(self, assignment: Mapping[str, Any]) -> Assignment:
         """Validate an assignment: every decision present with an allowed value, nothing else."""

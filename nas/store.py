@@ -5,6 +5,15 @@
 ``DIR/best.json``     the best genome so far (rewritten atomically on each new best)
 ``DIR/optuna.db``     the Optuna study, when the controller is ``optuna``
 ``DIR/ray/``          Ray Tune's own per-run files (logs; not needed to resume)
+``DIR/driver.lock``   held (``flock``) by the one live driver of the experiment
+
+**One driver per experiment.** A driver (``create``, or ``open(driver=True)``) holds an OS
+lock on ``driver.lock`` that dies with its process (a ``kill -9`` never leaves a stale lock); a
+second driver is refused with the holder's PID. Readers (``nas report``) take no lock.
+
+**The store is the experiment's identity.** It keeps a copy of the config's identity (every
+key a resume may not change); a ``config.yaml`` edited to another space or budget, an empty or
+foreign database, or a row that cannot be read is one clear error, never a silent restart.
 
 A trial row is written when its assignment is asked (status ``running``) and completed once
 with its result; each write is one transaction that also saves the controller state, so the
@@ -26,13 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from nas.config import SearchConfig, identity
 from nas.errors import NasError
-from nas.result import Result
-from evaluators.config import SearchConfig
+from nas.result import STATUSES, Result
 
 DB = "trials.db"
 CONFIG = "config.yaml"
 BEST = "best.json"
+LOCK = "driver.lock"
 FINAL = ("ok", "failed", "pruned")
 
 _SCHEMA = """
@@ -98,9 +108,10 @@ class TrialRow:
 class ExperimentStore:
     """An experiment directory. ``create`` a new one or ``open`` an existing one."""
 
-    def __init__(self, root: Path, conn: sqlite3.Connection):
+    def __init__(self, root: Path, conn: sqlite3.Connection, lock=None):
         self.root = root
         self.conn = conn
+        self._lock = lock
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -109,30 +120,46 @@ class ExperimentStore:
         if (root / DB).exists():
             raise NasError(f"{root} already holds an experiment; continue it with "
                            f"--resume {root}, or choose another --out")
+        if root.exists() and not root.is_dir():
+            raise NasError(f"--out {str(root)!r} is a file, not a directory")
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise NasError(f"cannot create experiment directory {str(root)!r}: "
                            f"{e.strerror}") from None
-        store = cls(root, _connect(root / DB))
+        lock = _take_lock(root)
+        store = cls(root, _connect(root / DB, create=True), lock)
         config.save(root / CONFIG)
-        store._set_meta({"created": time.time(), "runs": 0})
+        store._set_meta({"created": time.time(), "runs": 0, "identity": identity(config)})
         return store
 
     @classmethod
-    def open(cls, root: str | os.PathLike) -> "ExperimentStore":
+    def open(cls, root: str | os.PathLike, *, driver: bool = False) -> "ExperimentStore":
+        """Open an existing experiment; ``driver=True`` (a search continuing it) takes the
+        directory's lock, readers do not."""
         root = Path(root)
         if not (root / DB).is_file():
             raise NasError(f"{root} is not an experiment directory (expected {root / DB})")
-        return cls(root, _connect(root / DB))
+        if (root / DB).stat().st_size == 0:
+            raise NasError(f"{root / DB} is empty: not an experiment database (nothing to "
+                           f"resume; start a new experiment with another --out)")
+        lock = _take_lock(root) if driver else None
+        try:
+            store = cls(root, _connect(root / DB, create=False), lock)
+        except BaseException:
+            _release(lock)
+            raise
+        return store
 
     def close(self) -> None:
         self.conn.close()     # idempotent
+        _release(self._lock)
+        self._lock = None
 
     def discard(self) -> None:
         """Remove a just-created experiment that could not start (bad controller options)."""
         self.close()
-        for name in (DB, DB + "-wal", DB + "-shm", CONFIG, "optuna.db"):
+        for name in (DB, DB + "-wal", DB + "-shm", CONFIG, "optuna.db", LOCK):
             (self.root / name).unlink(missing_ok=True)
         try:
             self.root.rmdir()
@@ -140,7 +167,21 @@ class ExperimentStore:
             pass
 
     def config(self) -> SearchConfig:
-        return SearchConfig.load(self.root / CONFIG)
+        """The experiment's config (``config.yaml``), checked against the identity the store
+        recorded when it was created: a file edited to describe another experiment is refused."""
+        cfg = SearchConfig.load(self.root / CONFIG)
+        want = self.meta("identity")
+        if want is not None:
+            got = identity(cfg)
+            diff = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+            if diff:
+                k = diff[0]
+                raise NasError(f"{self.root / CONFIG} was edited: {k} is {got.get(k)!r} but "
+                               f"this experiment's store holds {k}={want.get(k)!r}"
+                               f"{f' (and {len(diff) - 1} more)' if len(diff) > 1 else ''}; "
+                               f"a resume may change only trials, workers and other execution "
+                               f"settings — start a new experiment with another --out")
+        return cfg
 
     def save_config(self, config: SearchConfig) -> None:
         tmp = self.root / (CONFIG + ".tmp")
@@ -280,15 +321,51 @@ class ExperimentStore:
                                   [(k, _dumps(v)) for k, v in values.items()])
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, create: bool) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(str(path), timeout=30, isolation_level="DEFERRED")
+        if not create:
+            tables = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
+            if not {"trials", "meta"} <= tables or conn.execute(
+                    "SELECT 1 FROM meta WHERE key='created'").fetchone() is None:
+                conn.close()
+                raise NasError(f"{path}: not an experiment database (no trials/meta tables "
+                               f"of nas); nothing to resume")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(_SCHEMA)
     except sqlite3.DatabaseError as e:
         raise NasError(f"{path}: not a readable experiment database ({e})") from None
     return conn
+
+
+def _take_lock(root: Path):
+    """Hold ``root/driver.lock`` (``flock``, released by the OS when the process dies)."""
+    try:
+        import fcntl
+    except ImportError:           # not POSIX: no lock
+        return None
+    f = open(root / LOCK, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        pid = f.read().strip() or "?"
+        f.close()
+        raise NasError(f"{root} is in use by another nas process (pid {pid}): an experiment "
+                       f"has one live driver; wait for it or stop it (`nas report {root}` "
+                       f"works meanwhile)") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f
+
+
+def _release(lock) -> None:
+    if lock is not None and not lock.closed:
+        lock.close()              # closing the descriptor releases the flock
 
 
 def _dumps(v: Any) -> str:
@@ -309,9 +386,24 @@ def _settings(settings: dict | None) -> str:
 
 def _row(number, run, assignment, hash, genome, settings, source, status, metrics, error,
          trial_id, asked_at, finished_at) -> TrialRow:
-    result = None
-    if status != "running":
-        result = Result(status, json.loads(metrics or "{}"), error)
-    return TrialRow(number, run, json.loads(assignment), hash, json.loads(genome),
-                    json.loads(settings), source, status, result, trial_id, asked_at,
+    what = "status"
+    try:
+        if status != "running" and status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        what = "metrics"
+        result = Result(status, json.loads(metrics or "{}"), error) \
+            if status != "running" else None
+        what = "assignment"
+        a = json.loads(assignment)
+        what = "genome"
+        g = json.loads(genome)
+        what = "settings"
+        st = json.loads(settings)
+        if not isinstance(a, dict) or not isinstance(st, dict) or (
+                result is not None and not isinstance(result.metrics, dict)):
+            raise ValueError("not a JSON object")
+    except (ValueError, TypeError) as e:
+        raise NasError(f"{DB}: trial {number} has an unreadable {what} ({e}); the store was "
+                       f"edited or damaged — fix or delete that row") from None
+    return TrialRow(number, run, a, hash, g, st, source, status, result, trial_id, asked_at,
                     finished_at)

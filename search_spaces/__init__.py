@@ -1,30 +1,12 @@
-"""Search spaces and the classic networks as genomes (registries ``NETS`` and ``SPACES``)."""
-from typing import Any, Mapping
+"""Search spaces and the classic networks as genomes (registries ``NETS`` and ``SPACES``).
 
-from search_spaces.nets import NETS, get_net, list_nets
+Importing the package registers every net and space; the registries themselves live in
+:mod:`search_spaces.registry`."""
+from search_spaces.registry import NETS, SPACES, get_net, get_space, list_nets, list_spaces
 
-__all__ = ["NETS", "get_net", "list_nets"]
+# each module registers its nets / its space (and any classic net only it defines)
+from search_spaces import nets, zoo_resnet, zoo_mobile, zoo_classic  # noqa: E402,F401
+from search_spaces import zoo_inception, zoo_densenet  # noqa: E402,F401
+from search_spaces import nasnet, exhaustive, blocks  # noqa: E402,F401
 
-from nas.registry import Registry as _Registry
-
-#: name -> SearchSpace factory ``(**options) -> SearchSpace`` (the space class itself; its
-#: ``Options`` dataclass and ``PRESETS`` describe the options)
-SPACES = _Registry("space")
-__all__.append("SPACES")
-
-
-def get_space(name: str, options: Mapping[str, Any] | None = None):
-    """The space ``name`` built with ``options`` (strings from a command line are fine)."""
-    return SPACES.get(name)(**dict(options or {}))
-
-
-def list_spaces(pattern: str = "*") -> list[str]:
-    return SPACES.names(pattern)
-
-
-__all__ += ["get_space", "list_spaces"]
-
-# each space module registers itself (and any classic net that only it defines)
-from search_spaces import nasnet  # noqa: E402,F401
-from search_spaces import exhaustive  # noqa: E402,F401
-from search_spaces import blocks  # noqa: E402,F401
+__all__ = ["NETS", "SPACES", "get_net", "get_space", "list_nets", "list_spaces"]

@@ -31,7 +31,8 @@ from nas.errors import GenomeError, NasError
 from nas.genome import Cell, Genome, Node, Stage
 from nas.hashing import block_hash
 from nas.space import Assignment, Decision, NotInSpaceError, SearchSpace
-from search_spaces import SPACES, cells, get_net
+from search_spaces import cells
+from search_spaces.registry import SPACES, get_net
 from search_spaces.options import check_io, make_options, option
 
 #: block type -> the per-stage decisions it uses (besides width and depth)
@@ -281,6 +282,107 @@ class BlocksSpace(SearchSpace):
             if self.encode(g) is not None:
                 out[name] = g
         return out
+
+    def projected_fixed_points(self) -> list[dict]:
+        """The fixed points of the ``cifar`` (ResNet-20) and ``imagenet`` presets (ResNets,
+        SE-ResNet, ResNeXt, Wide ResNet, MobileNets) as points of this space, named
+        ``<net>-s``: the net itself where this space holds it at its input size, else its
+        projection by :meth:`project`. ``reason``: why the net built at this space's input
+        size is not in this space as it is (and which single option of its preset would bring
+        it in, if one does)."""
+        o = self.options
+        out = []
+        for preset in ("cifar", "imagenet"):
+            src = BlocksSpace(preset=preset)
+            for name, g0 in src.fixed_points().items():
+                try:
+                    small = get_net(name, input=o.input, num_classes=o.num_classes)
+                    reason = self._reason(small, src.options)
+                except GenomeError as e:
+                    small, reason = None, f"does not build at {'×'.join(map(str, o.input))}: {e}"
+                try:
+                    if small is not None and reason is None:    # in the space as it is
+                        a, changes = self.encode(small), []
+                    else:
+                        a, changes = self.project(src.encode(g0), src.options)
+                    genome = self.decode(a)
+                except NasError as e:    # e.g. a stage this space cannot skip
+                    a, genome, changes = None, None, [f"no projection: {e}"]
+                out.append({"name": f"{name}-s", "source": f"blocks/{preset}", "genome": genome,
+                            "assignment": a, "reason": reason, "changes": changes})
+        return out
+
+    def project(self, assignment: Mapping[str, Any], source: BlocksOptions
+                ) -> tuple[Assignment, list[str]]:
+        """An assignment of a space with options ``source`` projected onto this space's
+        options, as the CIFAR versions of ImageNet nets are made: the first
+        ``len(strides)`` used stages are kept (an 8×8 input has that many resolutions; stages
+        this space has beyond them are skipped); a stride-2 stem becomes the stride-1 3×3 conv;
+        widths are scaled by ``f = min(1, widest choice / widest kept stage)`` (a width
+        multiplier that shrinks only what does not fit) and every number is snapped to the
+        nearest choice. Returns the assignment and the changes made (for a report)."""
+        def nearest(v: float, choices) -> Any:    # the smaller one on a tie
+            return min(sorted(choices), key=lambda c: abs(c - v))
+
+        o, a = self.options, assignment
+        n = len(o.strides)
+        used = [j for j in range(1, len(source.strides) + 1) if a[f"stage{j}.depth"] > 0]
+        keep = used[:n]
+        changes = []
+        if len(used) > n:
+            changes.append(f"kept the first {n} of {len(used)} stages")
+        f = min(1.0, max(o.widths) / max(a[f"stage{j}.width"] for j in keep))
+        if f < 1:
+            changes.append(f"width × {f:g}")
+        out = {"act": a["act"], "stem.type": "conv3x3",
+               "stem.width": nearest(a["stem.width"] * f, o.stem_widths)}
+        if a["stem.type"] != "conv3x3":
+            changes.append(f"stem {a['stem.type']} → conv3x3")
+        for k, j in enumerate(keep, 1):
+            for fld, val, choices in (("width", a[f"stage{j}.width"] * f, o.widths),
+                                      ("depth", a[f"stage{j}.depth"], o.depths),
+                                      ("kernel", a[f"stage{j}.kernel"], o.kernels),
+                                      ("expansion", a[f"stage{j}.expansion"], o.expansions)):
+                out[f"stage{k}.{fld}"] = nearest(val, choices)
+                if fld != "width" and out[f"stage{k}.{fld}"] != val:
+                    changes.append(f"stage{k} {fld} {val} → {out[f'stage{k}.{fld}']}")
+            out[f"stage{k}.block"] = a[f"stage{j}.block"]
+            out[f"stage{k}.se"] = a[f"stage{j}.se"]
+        for k in range(len(keep) + 1, n + 1):
+            out.update({d.name: d.choices[0] for d in self.decisions
+                         if d.name.startswith(f"stage{k}.")})
+            out[f"stage{k}.depth"] = 0       # check() refuses it where 0 is no choice
+            changes.append(f"stage{k} skipped")
+        head = nearest(a["head.width"] * f, o.head_widths)
+        if head != a["head.width"] * f:
+            changes.append(f"head {a['head.width']} → {head}")
+        out["head.width"] = head
+        out["head.dropout"] = a["head.dropout"]
+        if source.shortcut != o.shortcut and any(
+                out[f"stage{k}.block"] == "basic" for k in range(1, len(keep) + 1)):
+            changes.append(f"shortcut {source.shortcut} → {o.shortcut} (the space's)")
+        return self.check(out), list(dict.fromkeys(changes))
+
+    def _reason(self, genome: Genome, source: BlocksOptions) -> str | None:
+        """Why ``genome`` is not in this space (None if it is) and, if one does, which single
+        option of ``source`` (a preset's options) would bring it in."""
+        try:
+            self.encode_strict(genome)
+            return None
+        except NotInSpaceError as e:
+            reason = str(e)
+        mine = {k: v for k, v in dataclasses.asdict(self.options).items() if k != "preset"}
+        for k, v in dataclasses.asdict(source).items():
+            if k in ("preset", "input", "num_classes") or mine[k] == v:
+                continue
+            try:
+                other = BlocksSpace(**{**mine, k: v})
+            except NasError:            # an option that does not combine is no answer
+                continue
+            if other.encode(genome) is not None:
+                shown = ",".join(map(str, v)) if isinstance(v, tuple) else v
+                return f"{reason} — in the space with --option {k}={shown}"
+        return reason
 
     def describe(self) -> dict:
         return {**super().describe(), "options": dataclasses.asdict(self.options)}

@@ -17,6 +17,7 @@ preset is the benchmark's CIFAR network (N=5, C=16, 3×32×32, 10 classes).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from nas.errors import GenomeError, NasError
 from nas.genome import Cell, Genome, Node, Stage
 from nas.hashing import block_hash
 from nas.space import Assignment, Decision, NotInSpaceError, SearchSpace
-from search_spaces import SPACES
+from search_spaces.registry import SPACES
 from search_spaces.options import check_io, make_options, option
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -216,6 +217,14 @@ class ExhaustiveSpace(SearchSpace):
         """Distinct networks: distinct cell hashes (the network repeats the one cell)."""
         return len(set(self.cell_hashes()))
 
+    def key(self, assignment: Mapping[str, Any]) -> str:
+        """The cell's hash from the table of all cells (no decoding): the network repeats the
+        one cell, so equal cell hashes are equal genome hashes (tested on every assignment)."""
+        k = 0
+        for i, j in EDGES:
+            k = k * len(OPS) + OPS.index(assignment[edge_name(i, j)])
+        return self.cell_hashes()[k]
+
     def distinct_assignments(self, limit: int = 1_000_000) -> list[Assignment]:
         """One assignment per distinct cell hash, first in enumeration order (no decoding)."""
         seen: set[str] = set()
@@ -283,8 +292,10 @@ def _hash_all() -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def _fingerprint() -> str:
-    """Changes whenever the cell writer or the hash scheme would give other hashes."""
+    """Changes whenever the cell writer or the hash scheme would give other hashes (computed
+    once per process: neither changes while it runs)."""
     probes = [write_cell(pruned_edges(dict(zip(EDGES, ops)))) for ops in
               (("nor_conv_3x3",) * 6, ("skip_connect", "avg_pool_3x3", "nor_conv_1x1", "none",
                                        "nor_conv_3x3", "skip_connect"))]

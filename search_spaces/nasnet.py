@@ -36,7 +36,7 @@ from typing import Any, Mapping
 from nas.errors import GenomeError, NasError
 from nas.genome import Cell, Genome, Node, Stage
 from nas.space import Assignment, Decision, NotInSpaceError, SearchSpace
-from search_spaces import NETS, SPACES
+from search_spaces.registry import NETS, SPACES
 from search_spaces.options import check_io, make_options, option
 
 H1, H2 = "h[i-1]", "h[i-2]"
@@ -453,6 +453,33 @@ class NasnetCellSpace(SearchSpace):
         if self.options.concat != "choice":
             return {}  # NASNet-A concatenates read states: only the concat=choice space has it
         return {"nasnet_a": self.network(nasnet_a_specs(), "nasnet_a")}
+
+    def projected_fixed_points(self) -> list[dict]:
+        """NASNet-A (a fixed point of the ``mobile`` preset) with its cells in this space's
+        network (its N, F, stem and input). A ``concat=unused`` space cannot hold NASNet-A,
+        which also concatenates states that blocks read: there NASNet-A by the paper's rule
+        (only unread states concatenated), ``nasnet_a_unused``, is the point of the space."""
+        o = self.options
+        specs = nasnet_a_specs()
+        full = self.network(specs, "nasnet_a")
+        changes = [f"NASNet-A cells in the space's network (N={o.N}, F={o.F})"]
+        try:
+            assignment, reason = self.encode_strict(full), None
+        except NotInSpaceError as e:
+            assignment, reason = None, str(e)
+            if o.concat != "choice":
+                mine = {k: v for k, v in dataclasses.asdict(o).items() if k != "preset"}
+                if NasnetCellSpace(**{**mine, "concat": "choice"}).encode(full) is not None:
+                    reason += " — in the space with --option concat=choice"
+        out = [{"name": "nasnet_a", "source": "nasnet-cell/mobile", "genome": full,
+                "assignment": assignment, "reason": reason, "changes": changes}]
+        if assignment is None:
+            g = self.network({k: CellSpec(s.blocks) for k, s in specs.items()}, "nasnet_a_unused")
+            out.append({"name": "nasnet_a_unused", "source": "nasnet-cell/mobile", "genome": g,
+                        "assignment": self.encode(g), "reason": None,
+                        "changes": changes + ["only unread states concatenated (the paper's "
+                                              "rule; NASNet-A also concatenates read ones)"]})
+        return out
 
     def assignment_of(self, specs: Mapping[str, CellSpec]) -> Assignment:
         a: Assignment = {}

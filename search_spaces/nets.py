@@ -11,13 +11,10 @@ What each is verified against is in :mod:`search_spaces.reference`.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 from nas.genome import Cell, Genome, Node, Stage
-from nas.registry import Registry
-
-NetFactory = Callable[..., Genome]
-NETS: Registry[NetFactory] = Registry("net")
+from search_spaces.registry import NETS
 
 
 def seq(layers: Sequence[tuple], start: int = 0) -> Cell:
@@ -31,21 +28,6 @@ def seq(layers: Sequence[tuple], start: int = 0) -> Cell:
             (o, args), name = layer, str(start + k)
         nodes.append(Node(name, o, args=args))
     return Cell(nodes=tuple(nodes))
-
-
-def get_net(name: str, *, num_classes: int | None = None,
-            input: Sequence[int] | None = None) -> Genome:
-    """The classic net ``name`` as a genome (default classes and input size unless given)."""
-    kw = {}
-    if num_classes is not None:
-        kw["num_classes"] = num_classes
-    if input is not None:
-        kw["input"] = tuple(input)
-    return NETS.get(name)(**kw)
-
-
-def list_nets(pattern: str = "*") -> list[str]:
-    return NETS.names(pattern)
 
 
 def _relu():
@@ -121,12 +103,3 @@ def _register_vgg(name: str, bn: bool):
 for _n in VGG_CFGS:
     _register_vgg(_n, False)
     _register_vgg(_n, True)
-
-
-# ----------------------------------------------------------------------------- the other families
-# (each module registers its nets in NETS on import)
-from search_spaces import zoo_resnet  # noqa: E402,F401
-from search_spaces import zoo_mobile  # noqa: E402,F401
-from search_spaces import zoo_classic  # noqa: E402,F401
-from search_spaces import zoo_inception  # noqa: E402,F401
-from search_spaces import zoo_densenet  # noqa: E402,F401

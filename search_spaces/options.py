@@ -16,14 +16,6 @@ from nas.options import describe_options, option  # noqa: F401  (re-exported)
 from nas.options import make_options as _make_options
 
 
-def parse_option(text: str) -> tuple[str, str]:
-    """``"N=4"`` -> ``("N", "4")`` (the value is coerced later, by the space)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise NasError(f"--option {text!r}: expected NAME=VALUE, e.g. N=4 or input=3x32x32")
-    return key.strip(), value.strip()
-
-
 def make_options(cls: type, values: Mapping[str, Any], space: str,
                  presets: Mapping[str, Mapping[str, Any]] | None = None):
     """The options of space ``space`` (see :func:`nas.options.make_options`)."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from nas.cost import cost
 from nas.errors import NasError
+from nas.fmt import exact
 from nas.genome import Genome
 
 #: classic nets torchvision also has -> extra keyword arguments for its constructor
@@ -163,21 +164,8 @@ class Verification:
 
 def load_checkpoint(path: str | Path) -> dict:
     """A ``state_dict`` from a ``torch.save`` file (a bare state_dict or ``{"state_dict": …}``)."""
-    import torch
-    p = Path(path)
-    if not p.is_file():
-        raise NasError(f"--weights {str(p)!r}: no such file")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's input error
-        raise NasError(f"--weights {str(p)!r}: not a torch checkpoint of tensors "
-                       f"(torch.load with weights_only=True failed: {type(e).__name__})"
-                       ) from None
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(hasattr(v, "shape") for v in obj.values()):
-        raise NasError(f"--weights {str(p)!r}: expected a state_dict (name -> tensor)")
-    return obj
+    from nas.export import read_state_dict
+    return read_state_dict(path, "--weights")
 
 
 def state_dict_mismatch(state: dict, model) -> str | None:
@@ -209,10 +197,6 @@ def randomise_norms(model, seed: int) -> None:
                 if m.affine:
                     m.weight.copy_(torch.rand(n, generator=gen) + 0.5)
                     m.bias.copy_(torch.randn(n, generator=gen) * 0.1)
-
-
-def _fmt(n: float) -> str:
-    return f"{n:,.0f}"
 
 
 def verify(genome: Genome, reference: str, *, weights: str | Path | None = None, seed: int = 0,
@@ -253,10 +237,10 @@ def _verify_twin(genome, name, state, seed, batch, atol) -> Verification:
     tv = torchvision_model(name, genome.num_classes)
     tv_params = count_params(tv)
     built = count_params(model)
-    v.checks.append(Check("parameters", _fmt(tv_params), _fmt(report.params),
+    v.checks.append(Check("parameters", exact(tv_params), exact(report.params),
                           report.params == tv_params == built,
                           "" if built == report.params else
-                          f"cost model says {_fmt(report.params)}, built module has {_fmt(built)}"))
+                          f"cost model says {exact(report.params)}, built module has {exact(built)}"))
     with torch.device("meta"):  # counting needs shapes only: no memory, no arithmetic
         counted = torchvision_model(name, genome.num_classes).eval()
         try:
@@ -267,7 +251,7 @@ def _verify_twin(genome, name, state, seed, batch, atol) -> Verification:
                            f"{'×'.join(map(str, genome.input))} input: "
                            f"{str(e).splitlines()[0][:160]}") from None
     tv_macs = fc.get_total_flops() // 2
-    v.checks.append(Check("conv/linear multiply-adds", _fmt(tv_macs), _fmt(report.macs),
+    v.checks.append(Check("conv/linear multiply-adds", exact(tv_macs), exact(report.macs),
                           report.macs == tv_macs, "FlopCounterMode on the torchvision model ÷ 2"))
     tv.eval()
     if state is None:
@@ -304,7 +288,7 @@ def _verify_twin(genome, name, state, seed, batch, atol) -> Verification:
 
 
 def _default_genome(name: str) -> Genome | None:
-    from search_spaces import NETS
+    from search_spaces.registry import NETS
     return NETS.get(name)() if name in NETS else None
 
 
@@ -320,8 +304,8 @@ def _verify_published(genome, name, state, seed, batch) -> Verification:
         g = genome if default is None else genome.with_classes(default.num_classes)
         p = cost(g).params
         rel = (p - pub.params) / pub.params
-        v.checks.append(Check("parameters", f"{_fmt(pub.params)} ± {pub.params_tol:.1%}",
-                              _fmt(p), abs(rel) <= pub.params_tol,
+        v.checks.append(Check("parameters", f"{exact(pub.params)} ± {pub.params_tol:.1%}",
+                              exact(p), abs(rel) <= pub.params_tol,
                               f"{rel:+.2%} off" + (f"; {pub.note}" if pub.note else "")
                               + (f" (at the published {g.num_classes} classes)"
                                  if g.num_classes != genome.num_classes else "")))
@@ -330,10 +314,10 @@ def _verify_published(genome, name, state, seed, batch) -> Verification:
         if at_default:
             rel = (report.macs - pub.macs) / pub.macs
             v.checks.append(Check("conv/linear multiply-adds",
-                                  f"{_fmt(pub.macs)} ± {pub.macs_tol:.1%}", _fmt(report.macs),
+                                  f"{exact(pub.macs)} ± {pub.macs_tol:.1%}", exact(report.macs),
                                   abs(rel) <= pub.macs_tol, f"{rel:+.2%} off"))
         else:
-            v.checks.append(Check("conv/linear multiply-adds", _fmt(pub.macs), "not run", None,
+            v.checks.append(Check("conv/linear multiply-adds", exact(pub.macs), "not run", None,
                                   "published for the default input only"))
     if pub.facts:
         v.checks.append(_facts_check(genome, pub.facts, at_default))
@@ -348,8 +332,8 @@ def _verify_published(genome, name, state, seed, batch) -> Verification:
         out = model(x)
     want = (batch, *genome.graph.output_shape)
     ok = built == report.params and tuple(out.shape) == want and bool(torch.isfinite(out).all())
-    v.checks.append(Check("builds and runs", f"{_fmt(report.params)} params, output {want}",
-                          f"{_fmt(built)} params, output {tuple(out.shape)}", ok,
+    v.checks.append(Check("builds and runs", f"{exact(report.params)} params, output {want}",
+                          f"{exact(built)} params, output {tuple(out.shape)}", ok,
                           "" if ok else "the built module disagrees with the genome"))
     return v
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from nas.genome import Cell, Genome, Node, Stage
 from search_spaces import cells
-from search_spaces.nets import NETS, seq
+from search_spaces.nets import seq
+from search_spaces.registry import NETS
 
 IMAGENET = (3, 224, 224)
 

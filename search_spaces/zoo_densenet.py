@@ -5,7 +5,7 @@ from typing import Sequence
 
 from nas.genome import Cell, Genome, Node, Stage
 from search_spaces import cells
-from search_spaces.nets import NETS
+from search_spaces.registry import NETS
 
 
 def densenet(name: str, blocks: Sequence[int], *, growth: int = 32, init: int = 64,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from nas.genome import Cell, Genome, Node, Stage
 from search_spaces import cells
-from search_spaces.nets import NETS
+from search_spaces.registry import NETS
 
 #: c1, c3r, c3, c5r, c5, pp of each inception module (Szegedy et al. 2015, Table 1)
 GOOGLENET = {

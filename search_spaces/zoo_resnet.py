@@ -11,7 +11,7 @@ from typing import Sequence
 
 from nas.genome import Cell, Genome, Node, Stage
 from search_spaces import cells
-from search_spaces.nets import NETS
+from search_spaces.registry import NETS
 
 IMAGENET = (3, 224, 224)
 CIFAR = (3, 32, 32)

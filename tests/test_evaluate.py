@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from evaluators.config import Budget, Recipe
+from nas.config import Budget, Recipe
 from evaluators.datasets import load_dataset
 from evaluators.train import evaluate, train_model
 from nas import Genome, build, cost

@@ -108,4 +108,4 @@ def test_cli_export_and_errors(tmp_path):
     bad.write_text("not a checkpoint")
     r = run_cli("export", GENOME, "--format", "pt", "--out", str(tmp_path / "y.pt"),
                 "--weights", str(bad))
-    assert r.returncode == 2 and "cannot read checkpoint" in r.stderr
+    assert r.returncode == 2 and "not a torch checkpoint" in r.stderr

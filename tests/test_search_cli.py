@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluators.store import ExperimentStore
+from nas.store import ExperimentStore
 
 NAS = str(Path(sys.executable).parent / "nas")
 FAST = ("--space", "exhaustive", "--epochs", "1", "--quiet")
@@ -73,7 +73,7 @@ def test_bad_config_file_names_file_and_key(capsys, tmp_path):
 
 
 def test_resume_refuses_to_change_the_experiment(capsys, tmp_path):
-    from evaluators.config import SearchConfig
+    from nas.config import SearchConfig
     ExperimentStore.create(tmp_path / "e", SearchConfig(space="exhaustive")).close()
     code, _, err = nas_main(capsys, "search", "--resume", tmp_path / "e", "--space",
                             "nasnet-cell")

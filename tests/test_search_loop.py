@@ -4,9 +4,9 @@ import pytest
 
 from controllers.base import Controller
 from controllers.rewards import Constraints
-from evaluators.config import SearchConfig
-from evaluators.search import FINISHED, SearchLoop, parse_faults
-from evaluators.store import ExperimentStore
+from nas.config import SearchConfig
+from nas.loop import FINISHED, SearchLoop, parse_faults
+from nas.store import ExperimentStore
 from nas.errors import NasError
 from nas.genome import Genome
 from nas.result import Result
@@ -195,7 +195,7 @@ def test_fault_hook(make, monkeypatch):
 
 
 def test_warm_start_asks_the_fixed_points_first(make):
-    from evaluators.search import warm_start
+    from nas.experiment import warm_start
 
     class WithFixed(TinySpace):
         def fixed_points(self):

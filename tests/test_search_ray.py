@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from evaluators.config import SearchConfig
-from evaluators.search import run_search
-from evaluators.store import ExperimentStore
-from evaluators.sweep import run_sweep
+from nas.config import SearchConfig
+from nas.experiment import run_search
+from nas.store import ExperimentStore
+from nas.experiment import run_sweep
 from nas.genome import Genome
 
 pytestmark = pytest.mark.ray
@@ -17,7 +17,7 @@ QUICK = dict(space="exhaustive", controller="random", epochs=1, workers=2, seed=
 @pytest.fixture(scope="module", autouse=True)
 def ray_session():
     """One local Ray for the module (starting Ray costs seconds); run_search reuses it."""
-    from evaluators.tune import connect
+    from evaluators.ray_tune import connect
     started = connect()
     yield
     if started:
@@ -35,7 +35,7 @@ def _rows(root, where=""):
 
 def test_search_runs_trials_in_parallel_and_keeps_everything(tmp_path):
     out = tmp_path / "s"
-    summary = run_search(SearchConfig(trials=4, out=str(out), **QUICK))
+    summary = run_search(SearchConfig().replace(trials=4, out=str(out), **QUICK))
     assert summary.finished and summary.counts["trained"] == 4 and summary.counts["ok"] == 4
     rows = _rows(out)
     assert all(r.status == "ok" and r.trial_id for r in rows)
@@ -57,7 +57,7 @@ def test_search_runs_trials_in_parallel_and_keeps_everything(tmp_path):
 def test_failed_trials_are_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
     monkeypatch.setenv("NAS_FAULT", "raise@1,nan@2,oom@3")
     out = tmp_path / "f"
-    summary = run_search(SearchConfig(trials=5, out=str(out), **QUICK))
+    summary = run_search(SearchConfig().replace(trials=5, out=str(out), **QUICK))
     assert summary.finished
     assert summary.counts == {"trained": 5, "ok": 2, "failed": 3, "pruned": 0, "cached": 0,
                               "rejected": 0, "running": 0}
@@ -72,7 +72,7 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(tmp_path, monkeypatch
 def test_a_crashed_worker_is_retried_then_recorded(tmp_path, monkeypatch):
     monkeypatch.setenv("NAS_FAULT", "exit@1")
     out = tmp_path / "c"
-    summary = run_search(SearchConfig(trials=2, max_failures=1, out=str(out), **QUICK))
+    summary = run_search(SearchConfig().replace(trials=2, max_failures=1, out=str(out), **QUICK))
     assert summary.finished and summary.counts["failed"] == 1 and summary.counts["ok"] == 1
     crashed = _rows(out, "number=1")[0]
     assert crashed.status == "failed"
@@ -84,7 +84,7 @@ def test_a_crashed_worker_is_retried_then_recorded(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_asha_stops_weak_candidates(tmp_path):
     out = tmp_path / "a"
-    summary = run_search(SearchConfig(trials=6, out=str(out), scheduler="asha",
+    summary = run_search(SearchConfig().replace(trials=6, out=str(out), scheduler="asha",
                                       **{**QUICK, "epochs": 3, "workers": 1}))
     assert summary.finished and summary.counts["trained"] == 6
     rows = _rows(out)
@@ -100,7 +100,7 @@ def test_asha_stops_weak_candidates(tmp_path):
 @pytest.mark.slow
 def test_resume_can_extend_the_budget(tmp_path):
     out = tmp_path / "r"
-    run_search(SearchConfig(trials=2, out=str(out), **QUICK))
+    run_search(SearchConfig().replace(trials=2, out=str(out), **QUICK))
     summary = run_search(resume=out, overrides={"trials": 4})
     assert summary.counts["trained"] == 4
     rows = _rows(out)
@@ -111,7 +111,7 @@ def test_resume_can_extend_the_budget(tmp_path):
 @pytest.mark.slow
 def test_sweep_nets_and_space_samples_times_a_grid(tmp_path):
     out = tmp_path / "w"
-    cfg = SearchConfig(nets=["resnet20", "lenet5"], space="exhaustive", n=1,
+    cfg = SearchConfig().replace(nets=["resnet20", "lenet5"], space="exhaustive", n=1,
                        grid={"lr": [0.1, 0.02]}, epochs=1, workers=2, out=str(out))
     summary = run_sweep(cfg)
     assert summary.finished

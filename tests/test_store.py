@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from evaluators.config import SearchConfig
-from evaluators.store import ExperimentStore
+from nas.config import SearchConfig
+from nas.store import ExperimentStore
 from nas.errors import NasError
 from nas.result import Result
 
@@ -92,8 +92,8 @@ def test_results_survive_kill_9_right_after_commit(tmp_path):
     root = tmp_path / "k"
     script = textwrap.dedent(f"""
         import os, signal
-        from evaluators.config import SearchConfig
-        from evaluators.store import ExperimentStore
+        from nas.config import SearchConfig
+        from nas.store import ExperimentStore
         from nas.result import Result
         s = ExperimentStore.create({str(root)!r}, SearchConfig())
         for i in range(20):

@@ -6,40 +6,44 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nas.config import parse_shape
 from nas.errors import NasError
+from nas.fmt import human  # noqa: F401  (the one number formatter, used by every command)
 from nas.genome import Genome
 
 
 def parse_input(text: str | None) -> tuple[int, int, int] | None:
-    """``"3x227x227"`` -> (3, 227, 227); also accepts ``"227"`` (3 channels, square)."""
-    if text is None:
-        return None
-    parts = text.lower().replace("×", "x").split("x")
-    try:
-        vals = [int(p) for p in parts]
-    except ValueError:
-        raise NasError(f"--input {text!r}: expected CxHxW, e.g. 3x224x224") from None
-    if len(vals) == 1:
-        vals = [3, vals[0], vals[0]]
-    if len(vals) != 3 or min(vals) < 1:
-        raise NasError(f"--input {text!r}: expected CxHxW with positive integers")
-    return tuple(vals)  # type: ignore[return-value]
+    """``"3x227x227"`` -> (3, 227, 227); None stays None (see :func:`nas.config.parse_shape`)."""
+    return None if text is None else parse_shape(text)
 
 
-def resolve_genome(ref: str, input: tuple | None = None, classes: int | None = None) -> Genome:
-    """A genome from a file path (.json/.yaml) or the name of a classic net."""
+def resolve(ref: str, input: tuple | None = None, classes: int | None = None
+            ) -> tuple[Genome, Path | None]:
+    """(genome, trained checkpoint or None) from any way a user names a network: a classic net
+    NAME, a genome FILE (.json/.yaml), or an experiment DIR (or its best.json): its best genome,
+    with the checkpoint of its trained weights when the experiment kept one."""
     p = Path(ref)
-    if p.suffix.lower() in (".json", ".yaml", ".yml") or p.exists():
+    ckpt = None
+    if p.is_dir() or (p.name == "best.json" and p.is_file()):
+        from nas.report import best_genome_of
+        g, ckpt = best_genome_of(p if p.is_dir() else p.parent)
+    elif p.suffix.lower() in (".json", ".yaml", ".yml") or p.exists():
         if not p.exists():
             raise NasError(f"no genome file {ref!r}")
         g = Genome.load(p)
-        if input is not None:
-            g = g.with_input(input)
-        if classes is not None:
-            g = g.with_classes(classes)
-        return g
-    from search_spaces import get_net
-    return get_net(ref, num_classes=classes, input=input)
+    else:
+        from search_spaces import get_net
+        return get_net(ref, num_classes=classes, input=input), None
+    if input is not None:
+        g = g.with_input(input)
+    if classes is not None:
+        g = g.with_classes(classes)
+    return g, ckpt
+
+
+def resolve_genome(ref: str, input: tuple | None = None, classes: int | None = None) -> Genome:
+    """The genome of :func:`resolve`."""
+    return resolve(ref, input, classes)[0]
 
 
 def add_genome_args(p, classes: bool = True) -> None:
@@ -56,13 +60,18 @@ def genome_from_args(args) -> Genome:
     return resolve_genome(args.genome, parse_input(args.input), getattr(args, "classes", None))
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer ≥ 1 (the one rule for --top, --trials, --n …)."""
+    import argparse
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {v}")
+    return v
+
+
 def print_json(obj: Any) -> None:
     json.dump(obj, sys.stdout, indent=1, default=str)
     sys.stdout.write("\n")
-
-
-def human(n: float, unit: str = "") -> str:
-    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= div:
-            return f"{n / div:.2f}{suf}{unit}"
-    return f"{n:g}{unit}"

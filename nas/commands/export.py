@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nas.commands._common import parse_input, resolve_genome
+from nas.commands._common import parse_input, resolve
 from nas.errors import NasError
 
 ORDER = 60
@@ -24,23 +24,9 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def source_genome(ref: str, input=None, classes=None):
-    """(genome, checkpoint path or None) from an experiment dir, a net name or a genome file."""
-    p = Path(ref)
-    if p.is_dir():
-        from evaluators.report import best_genome_of
-        genome, ckpt = best_genome_of(p)
-        if input is not None:
-            genome = genome.with_input(input)
-        if classes is not None:
-            genome = genome.with_classes(classes)
-        return genome, ckpt
-    return resolve_genome(ref, input, classes), None
-
-
 def run(args) -> int:
     from nas.export import export, load_checkpoint
-    genome, ckpt = source_genome(args.source, parse_input(args.input), args.classes)
+    genome, ckpt = resolve(args.source, parse_input(args.input), args.classes)
     weights = args.weights or ckpt
     state = None
     if weights:

@@ -1,7 +1,7 @@
 """``nas report DIR [DIR ...]``: leaderboard, summary, plots and an HTML page."""
 from __future__ import annotations
 
-from nas.commands._common import print_json
+from nas.commands._common import positive_int, print_json
 
 ORDER = 55
 
@@ -12,7 +12,8 @@ def add_parser(sub) -> None:
                        "wall time of one or more experiment directories; writes progress.png, "
                        "pareto.png, best.png and report.html (several DIRs are compared).")
     p.add_argument("dirs", nargs="+", metavar="DIR")
-    p.add_argument("--top", type=int, default=10, help="leaderboard size (default 10)")
+    p.add_argument("--top", type=positive_int, default=10, metavar="K",
+                   help="leaderboard size (default 10)")
     p.add_argument("--out", metavar="DIR", help="where comparison plots go (default: first DIR)")
     p.add_argument("--dot", action="store_true", help="also write best.dot (Graphviz)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -20,8 +21,9 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from evaluators.report import make_report
-    rep = make_report(args.dirs, args.top, args.out, args.dot)
+    from nas.experiment import fixed_point_hashes
+    from nas.report import make_report
+    rep = make_report(args.dirs, args.top, args.out, args.dot, fixed_point_hashes)
     if args.json:
         print_json(rep)
         return 0

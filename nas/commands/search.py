@@ -5,8 +5,11 @@ Also holds the flags shared with ``nas train`` and ``nas sweep`` (``add_config_a
 """
 from __future__ import annotations
 
+import sys
+
 from nas.commands._common import human, print_json
 from nas.errors import NasError
+from nas.options import parse_pairs
 
 ORDER = 40
 
@@ -27,6 +30,8 @@ BUDGET_FLAGS = {
     "seed": ("seed of the data split, initialisation and controller", int),
 }
 EXEC_FLAGS = {
+    "executor": ("ray (Ray Tune trials) or local (in this process); default: the evaluator's",
+                 str),
     "workers": ("trials run at once (default: as many as the Ray cluster's CPUs/GPUs fit)",
                 int),
     "cpus_per_trial": ("CPUs per trial (also torch threads)", float),
@@ -41,7 +46,7 @@ EXEC_FLAGS = {
 METAVARS = {"dataset": "NAME", "data_dir": "DIR", "input": "CxHxW", "epochs": "E",
             "steps": "N", "seconds": "S", "batch_size": "B", "lr": "LR",
             "optimizer": "sgd|adamw", "seed": "S", "workers": "W", "cpus_per_trial": "C",
-            "gpus_per_trial": "G", "address": "HOST:PORT", "max_failures": "N", "out": "DIR",
+            "gpus_per_trial": "G", "address": "HOST:PORT", "executor": "ray|local", "max_failures": "N", "out": "DIR",
             "top": "K"}
 
 
@@ -61,6 +66,10 @@ def add_parser(sub) -> None:
                    help="a space option, e.g. --option N=1 (repeatable)")
     p.add_argument("--controller-option", action="append", default=[], metavar="K=V",
                    help="a controller option, e.g. --controller-option population=8")
+    p.add_argument("--evaluator", metavar="NAME", help="train (default), table[:NAME] … "
+                   "(see `nas evaluators`)")
+    p.add_argument("--evaluator-option", action="append", default=[], metavar="K=V",
+                   help="an evaluator option (repeatable)")
     p.add_argument("--init", metavar="NAME,NAME", help="fixed points / classic nets to "
                    "evaluate first")
     p.add_argument("--scheduler", choices=("fifo", "asha"), help="asha: stop weak candidates "
@@ -75,7 +84,7 @@ def add_parser(sub) -> None:
 def add_config_args(p, exec_flags: bool = True) -> None:
     p.add_argument("--config", metavar="FILE", help="YAML config (see configs/); flags "
                    "override its keys")
-    from evaluators.config import SearchConfig
+    from nas.config import SearchConfig
     defaults = SearchConfig()
     groups = [("data", DATA_FLAGS), ("training budget and recipe", BUDGET_FLAGS)]
     if exec_flags:
@@ -83,7 +92,7 @@ def add_config_args(p, exec_flags: bool = True) -> None:
     for title, flags in groups:
         g = p.add_argument_group(title)
         for dest, (help, typ) in flags.items():
-            default = getattr(defaults, dest)
+            default = defaults.get(dest)
             if default is not None and dest not in ("dataset", "out"):
                 help = f"{help} (default {default:g})" if isinstance(default, float) \
                     else f"{help} (default {default})"
@@ -91,19 +100,9 @@ def add_config_args(p, exec_flags: bool = True) -> None:
                            metavar=METAVARS.get(dest, typ.__name__.upper()))
 
 
-def parse_pairs(pairs: list[str], flag: str) -> dict:
-    out = {}
-    for text in pairs:
-        key, sep, value = text.partition("=")
-        if not sep or not key.strip():
-            raise NasError(f"{flag} {text!r}: expected NAME=VALUE")
-        out[key.strip()] = value.strip()
-    return out
-
-
 def config_from_args(args, extra: dict | None = None):
     """(base config from --config or defaults, overrides from the flags given)."""
-    from evaluators.config import SearchConfig
+    from nas.config import SearchConfig
     base = SearchConfig.load(args.config) if getattr(args, "config", None) else SearchConfig()
     overrides = {}
     for flags in (DATA_FLAGS, BUDGET_FLAGS, EXEC_FLAGS):
@@ -111,7 +110,7 @@ def config_from_args(args, extra: dict | None = None):
             v = getattr(args, dest, None)
             if v is not None:
                 overrides[dest] = v
-    for dest in ("space", "controller", "trials", "scheduler"):
+    for dest in ("space", "controller", "evaluator", "trials", "scheduler"):
         v = getattr(args, dest, None)
         if v is not None:
             overrides[dest] = v
@@ -119,6 +118,9 @@ def config_from_args(args, extra: dict | None = None):
         overrides["init"] = [s.strip() for s in args.init.split(",") if s.strip()]
     if getattr(args, "option", None):
         overrides["options"] = {**base.options, **parse_pairs(args.option, "--option")}
+    if getattr(args, "evaluator_option", None):
+        overrides["evaluator_options"] = {**base.evaluator_options, **parse_pairs(
+            args.evaluator_option, "--evaluator-option")}
     if getattr(args, "controller_option", None):
         overrides["controller_options"] = {**base.controller_options, **parse_pairs(
             args.controller_option, "--controller-option")}
@@ -127,8 +129,8 @@ def config_from_args(args, extra: dict | None = None):
 
 
 def run(args) -> int:
-    from evaluators.progress import Reporter, RichReporter
-    from evaluators.search import run_search
+    from nas.progress import Reporter, RichReporter
+    from nas.experiment import run_search
     if args.resume and args.config:
         raise NasError("--resume continues a stored experiment with its own config; "
                        "drop --config")
@@ -142,7 +144,22 @@ def run(args) -> int:
         print_json(summary.to_dict())
     else:
         print_leaderboard(summary)
-    return 0 if summary.finished else 130      # stopped early (Ctrl-C): resume it
+    return exit_code(summary)
+
+
+def exit_code(summary) -> int:
+    """0: done with at least one success; 1: nothing succeeded (said on stderr, with why);
+    130: stopped early (Ctrl-C, SIGTERM) — resume it."""
+    if not summary.finished:
+        return 130
+    if summary.counts["ok"] == 0:
+        c = summary.counts
+        why = (f"{c['failed']} failed (first: {summary.first_error})" if c["failed"] else
+               f"{c['rejected']} proposals rejected by the constraints, nothing trained"
+               if c["rejected"] else "nothing was evaluated")
+        print(f"nas: error: no candidate succeeded: {why}; see {summary.root}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def print_leaderboard(summary, title: str = "leaderboard") -> None:

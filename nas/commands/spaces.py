@@ -3,8 +3,9 @@ options, decisions and fixed points. Also the ``--space``/``--option`` arguments
 ``nas sample`` and ``nas encode`` share."""
 from __future__ import annotations
 
-import math
 
+from nas.fmt import big
+from nas.options import parse_pairs
 from nas.commands._common import print_json
 
 ORDER = 30
@@ -18,17 +19,7 @@ def add_space_option(p) -> None:
 
 def space_from_args(name: str, option_args: list[str]):
     from search_spaces import get_space
-    from search_spaces.options import parse_option
-    return get_space(name, dict(parse_option(t) for t in option_args))
-
-
-def fmt_size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    if n < 10 ** 7:
-        return f"{n:,}"
-    e = int(math.log10(n))
-    return f"{n / 10 ** e:.2f}e{e}"
+    return get_space(name, parse_pairs(option_args, "--option"))
 
 
 def add_parser(sub) -> None:
@@ -85,7 +76,7 @@ def run(args) -> int:
                           ("distinct", "right"), ("description", "left")):
             t.add_column(col, justify=just)
         for r in rows:
-            t.add_row(r["name"], str(r["decisions"]), fmt_size(r["size"]), fmt_size(r["distinct"]),
+            t.add_row(r["name"], str(r["decisions"]), big(r["size"]), big(r["distinct"]),
                       r["description"])
         Console(width=max(100, Console().width)).print(t)
         return 0
@@ -95,8 +86,8 @@ def run(args) -> int:
         print_json(d)
         return 0
     print(f"{d['name']}: {d['description']}")
-    print(f"{d['decisions']} decisions, size {fmt_size(d['size'])}, distinct "
-          f"{fmt_size(d['distinct'])}")
+    print(f"{d['decisions']} decisions, size {big(d['size'])}, distinct "
+          f"{big(d['distinct'])}")
     print("options:")
     for o in d["option_help"]:
         extra = f" (one of {', '.join(map(str, o['choices']))})" if o.get("choices") else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from nas.commands._common import human, print_json
 from nas.commands.search import add_config_args, config_from_args
 from nas.errors import NasError
+from nas.options import parse_pairs
 
 ORDER = 44
 
@@ -29,20 +30,20 @@ def add_parser(sub) -> None:
 
 
 def parse_grid(items: list[str]) -> dict:
+    """``["lr=0.1,0.05"]`` -> ``{"lr": [0.1, 0.05]}`` (each value read as YAML)."""
     import yaml
     grid = {}
-    for text in items:
-        key, sep, values = text.partition("=")
-        if not sep or not key.strip() or not values.strip():
-            raise NasError(f"--grid {text!r}: expected NAME=V1,V2,…")
-        grid[key.strip().replace("-", "_")] = [yaml.safe_load(v) for v in values.split(",")]
+    for key, values in parse_pairs(items, "--grid").items():
+        if not values:
+            raise NasError(f"--grid {key}=: expected NAME=V1,V2,…")
+        grid[key.replace("-", "_")] = [yaml.safe_load(v) for v in values.split(",")]
     return grid
 
 
 def run(args) -> int:
-    from evaluators.progress import Reporter, RichReporter
-    from evaluators.store import ExperimentStore
-    from evaluators.sweep import run_sweep
+    from nas.progress import Reporter, RichReporter
+    from nas.store import ExperimentStore
+    from nas.experiment import run_sweep
     if args.resume and args.config:
         raise NasError("--resume continues a stored sweep with its own config; drop --config")
     extra = {}

@@ -2,6 +2,8 @@
 seed, per-epoch history recorded), and look at one."""
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 
 from nas.commands._common import print_json
@@ -17,7 +19,7 @@ def add_parser(sub) -> None:
                        description="Tabular benchmarks: every distinct network of a space "
                        "trained once per seed under one protocol, looked up in microseconds "
                        "by `nas search --evaluator table`.")
-    tsub = p.add_subparsers(dest="table_command", metavar="build|show")
+    tsub = p.add_subparsers(dest="table_command", metavar="build|export|show|list")
     b = tsub.add_parser("build", help="train every distinct network of a space",
                         description="Train every distinct network of --space (one entry per "
                         "genome hash) with a fixed protocol, as one Ray Tune job with the "
@@ -38,7 +40,33 @@ def add_parser(sub) -> None:
     add_config_args(b)
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     b.add_argument("--quiet", action="store_true", help="no progress output")
+    b.add_argument("--name", metavar="NAME", help="the table's name (default SPACE-DATASET)")
     b.set_defaults(func=run_build)
+
+    e = tsub.add_parser("export", help="write the table of a build directory (finished or "
+                        "not)", description="Write DIR's trained networks as a table file "
+                        "NAME.jsonl.gz (default in DIR); a partial build gives a partial table.")
+    e.add_argument("dir", metavar="DIR")
+    e.add_argument("--name", metavar="NAME", help="the table's name (default SPACE-DATASET)")
+    e.add_argument("--out", metavar="FILE", help="where to write it (default DIR/NAME.jsonl.gz)")
+    e.add_argument("--command", metavar="TEXT", help="the command that built it (default: "
+                   "the one the build recorded)")
+    e.set_defaults(func=run_export)
+
+    s = tsub.add_parser("show", help="a table's summary, noise floor and plots",
+                        description="Networks, seeds, protocol, best/mean/median accuracy, "
+                        "the noise floor of repeated training, the optimum, the space's fixed "
+                        "points in it; plots with --plots DIR.")
+    s.add_argument("table", metavar="NAME|FILE")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--all", action="store_true", help="with --json: every network's row too")
+    s.add_argument("--plots", metavar="DIR", help="write histogram, accuracy-vs-FLOPs and "
+                   "early-epoch ranking plots there")
+    s.set_defaults(func=run_show)
+
+    ls = tsub.add_parser("list", help="the tables that can be looked up by name")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=run_list)
     p.set_defaults(func=lambda args: p.print_help() or 0)
 
 
@@ -70,8 +98,8 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def run_build(args) -> int:
-    from evaluators.progress import Reporter, RichReporter
-    from evaluators.sweep import run_table_build
+    from nas.experiment import export_table, run_table_build
+    from nas.progress import Reporter, RichReporter
     from nas.commands.search import print_leaderboard
     if args.resume and (args.config or args.protocol):
         raise NasError("--resume continues a stored build with its own protocol; drop "
@@ -96,12 +124,87 @@ def run_build(args) -> int:
                             (base.space if args.config and "space:" in Path(
                                 args.config).read_text() else "exhaustive"))
     reporter = Reporter() if args.quiet or args.json else RichReporter()
+    command = "nas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if args.resume:
         summary = run_table_build(resume=args.resume, overrides=overrides, reporter=reporter)
     else:
-        summary = run_table_build(base, overrides=overrides, reporter=reporter)
+        summary = run_table_build(base, overrides=overrides, reporter=reporter, command=command)
+    path = export_table(summary.root, args.name) if summary.counts["ok"] else None
     if args.json:
-        print_json(summary.to_dict())
+        print_json({**summary.to_dict(), "table": str(path) if path else None})
     else:
         print_leaderboard(summary, title="table build")
+        if path:
+            print(f"table: {path} ({'complete' if summary.finished else 'partial'}); look it "
+                  f"up by name after copying it to evaluators/tables/ or a $NAS_TABLES "
+                  f"directory, or by path: --evaluator table:{path}")
     return 0 if summary.finished else 130
+
+
+def run_export(args) -> int:
+    from nas.experiment import export_table
+    path = export_table(args.dir, args.name, args.out, args.command)
+    print(path)
+    return 0
+
+
+def run_list(args) -> int:
+    from evaluators.table import list_tables, load_table
+    rows = []
+    for name in list_tables():
+        h = load_table(name).header
+        rows.append({"name": name, "space": h["space"], "dataset": h["dataset"],
+                     "networks": h["networks"], "trainings": h["trainings"],
+                     "epochs": h["epochs"]})
+    if args.json:
+        print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['name']}: {r['space']} on {r['dataset']}, {r['networks']} networks, "
+                  f"{r['trainings']} trainings of {r['epochs']} epochs")
+        if not rows:
+            print("no tables (build one with `nas table build`)")
+    return 0
+
+
+def run_show(args) -> int:
+    from evaluators.table import load_table
+    from nas.experiment import table_fixed_points
+    t = load_table(args.table)
+    info = t.summary()
+    info["fixed_points"] = table_fixed_points(t)
+    if args.plots:
+        from nas.report import plot_table
+        info["plots"] = [str(p) for p in plot_table(t, Path(args.plots))]
+    if args.json:
+        if args.all:
+            info["rows"] = list(t.iter_rows())
+        print_json(info)
+        return 0
+    n = info["noise"]["val"]
+    b = info["best"]
+    print(f"{info['name']}: space {info['space']} {info['space_options'] or ''} on "
+          f"{info['dataset']} — {info['networks']} networks, {info['trainings']} trainings "
+          f"(seeds {info['seeds']}; {info['networks_with_repeats']} networks repeated)")
+    p = info["protocol"]
+    print(f"protocol: {p['budget']['epochs']} epochs, batch {p['recipe']['batch_size']}, "
+          f"{p['recipe']['optimizer']} lr {p['recipe']['lr']}, val_fraction "
+          f"{p['data']['val_fraction']} (split seed {p['split_seed']})")
+    print(f"validation accuracy: best {b['accuracy']:.4f}, mean {info['mean_accuracy']:.4f}, "
+          f"median {info['median_accuracy']:.4f}")
+    if n["mean_std"] is not None:
+        print(f"noise floor (std of repeated training, {n['networks']} networks): validation "
+              f"{n['mean_std']:.4f} mean / {n['median_std']:.4f} median; test "
+              f"{info['noise']['test']['mean_std']:.4f}")
+    print(f"optimum: {b['hash']} validation {b['accuracy']:.4f} test {b['test_accuracy']:.4f}"
+          f" {b['assignment']}")
+    for name, fp in info["fixed_points"].items():
+        print(f"fixed point {name}: " + (f"validation {fp['accuracy']:.4f}, test "
+                                         f"{fp['test_accuracy']:.4f}, rank {fp['rank']}"
+                                         if fp else "not in the table"))
+    if info.get("wall_seconds") is not None:
+        print(f"built {info['built']} in {info['wall_seconds'] / 3600:.2f} h with: "
+              f"{info['command']}")
+    for plot in info.get("plots", []):
+        print(f"plot: {plot}")
+    return 0

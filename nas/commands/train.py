@@ -6,7 +6,6 @@ reports accuracy on the test split (never used by a search); ``--out`` saves a c
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -35,39 +34,17 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def load_genome(ref: str):
-    """A genome from a net name, a genome file, a best.json or an experiment directory."""
-    from nas.genome import Genome
-    p = Path(ref)
-    if p.is_dir():
-        p = p / "best.json"
-        if not p.is_file():
-            raise NasError(f"{ref} has no best.json (not an experiment directory, or no trial "
-                           f"succeeded yet)")
-    if p.suffix.lower() == ".json" and p.is_file():
-        try:
-            d = json.loads(p.read_text())
-        except json.JSONDecodeError as e:
-            raise NasError(f"{p}: bad JSON at line {e.lineno}: {e.msg}") from None
-        if isinstance(d, dict) and "genome" in d and "stages" not in d:
-            return Genome.from_dict(d["genome"])
-    return resolve_genome(str(p) if p.exists() else ref)
-
-
 def run(args) -> int:
-    from evaluators.datasets import load_dataset
-    from evaluators.train import train_model
+    from evaluators.train import fit_to_data, train_model
+    from nas.experiment import load_data
     if args.threads is not None and args.threads < 1:
         raise NasError(f"--threads must be ≥ 1, got {args.threads}")
     base, overrides = config_from_args(args)
     if args.device:
         overrides["device"] = args.device
     cfg = base.replace(**overrides)
-    genome = load_genome(args.genome)
-    from nas.commands._common import parse_input
-    data = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed, val_fraction=cfg.val_fraction,
-                        input=parse_input(cfg.input), samples=cfg.samples,
-                        augment=cfg.augment, test=args.test)
+    genome = resolve_genome(args.genome)
+    data = load_data(cfg, test=args.test)
     print(f"training {genome.name} ({genome.hash[:16]}) on {data.describe()}", file=sys.stderr)
 
     def progress(m: dict) -> None:
@@ -76,11 +53,10 @@ def run(args) -> int:
                   f"{data.split.split('/')[1]} loss {m['loss']:.4f}  accuracy "
                   f"{m['accuracy']:.4f}  {m['seconds']:.1f}s", file=sys.stderr)
 
-    model, result = train_model(genome, cfg.budget(), data, cfg.seed, cfg.device,
-                                recipe=cfg.recipe(), callback=progress, threads=args.threads)
+    model, result = train_model(genome, cfg.budget, data, cfg.seed, cfg.execution.device,
+                                recipe=cfg.recipe, callback=progress, threads=args.threads)
     if args.out and model is not None:
         import torch
-        from evaluators.train import fit_to_data
         torch.save({"genome": fit_to_data(genome, data).to_dict(),
                     "state_dict": model.state_dict(), "metrics": _plain(result.metrics)},
                    args.out)
