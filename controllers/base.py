@@ -113,6 +113,11 @@ class Controller(abc.ABC):
         """Assignments asked and not yet told (in flight), oldest first."""
         return [dict(a) for v in self._pending.values() for a in v]
 
+    def warm_start_size(self) -> int:
+        """How many good starting points the controller can use (a proxy warm-up queues this
+        many): the first results it learns from. Default 10."""
+        return 10
+
     def warm_start(self, assignments: list[Assignment]) -> None:
         """Assignments (e.g. encoded classic nets) to propose first. Default: queue them."""
         self._queue = list(getattr(self, "_queue", [])) + [

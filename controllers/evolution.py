@@ -67,7 +67,12 @@ class RegularizedEvolution(Controller):
         others = [c for c in d.choices if c != parent[d.name]]
         return {**parent, d.name: others[self.rng.randrange(len(others))]}
 
+    def warm_start_size(self) -> int:
+        return self.options.population          # the initial population
+
     def observe(self, assignment, result, reward) -> None:
+        if result.status == "pruned":            # not evaluated (screened out, stopped early):
+            return                               # no member of the population
         if self.options.dedup:
             self.mark_seen(assignment)
         self.population.append((assignment, reward))

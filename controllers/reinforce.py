@@ -110,6 +110,9 @@ class Reinforce(Controller):
         self.tried.add(self.space.to_indices(a))
         self.mark_seen(a)
 
+    def warm_start_size(self) -> int:
+        return self.options.batch                # the first policy update's batch
+
     def observe(self, assignment, result, reward) -> None:
         if self.options.dedup:
             self._mark_seen(assignment)

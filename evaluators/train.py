@@ -122,6 +122,7 @@ def fit_to_data(genome: Genome, data: Data) -> Genome:
 def _train(genome, budget, data, seed, dev, recipe, callback, fault, info) -> Result:
     import torch
     from nas.builder import build, count_params
+    from nas.cost import check_fits
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -129,6 +130,7 @@ def _train(genome, budget, data, seed, dev, recipe, callback, fault, info) -> Re
     if cuda:
         torch.backends.cudnn.benchmark = True
     dd = data.to(dev)
+    check_fits(genome, batch=recipe.batch_size)    # refuse before allocating, not in it
     model = build(genome).to(dev)
     fmt = torch.channels_last if recipe.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)

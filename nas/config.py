@@ -100,6 +100,9 @@ class SearchConfig:
     reward: Any = "accuracy"                                # name or {name: mnas, target: ...}
     constraints: dict = field(default_factory=dict)         # max_params / max_flops / max_memory_kb
     init: list = field(default_factory=list)                # fixed points / nets asked first
+    proxy: str = "synflow"          # the zero-cost proxy of proxy_warmup / proxy_screen
+    proxy_warmup: int = 0           # score N random networks, start the controller from the best
+    proxy_screen: int = 0           # evaluate only the best of every M proposals (0/1: off)
     trials: int = 8
     seed: int = 0
     # ---- the sections
@@ -233,6 +236,8 @@ class SearchConfig:
         need(x.max_failures >= 0, "max_failures", "must be ≥ 0")
         need(x.device in ("auto", "cpu", "cuda"), "device", "must be auto, cpu or cuda")
         need(self.n >= 0, "n", "must be ≥ 0")
+        need(self.proxy_warmup >= 0, "proxy_warmup", "must be ≥ 0")
+        need(self.proxy_screen >= 0, "proxy_screen", "must be ≥ 0")
         need(self.top >= 1, "top", "must be ≥ 1")
         for k, v in self.grid.items():
             if k not in GRID_KEYS:

@@ -28,6 +28,7 @@ from types import SimpleNamespace
 from typing import Any, Callable, Mapping
 
 import evaluators.executors  # noqa: F401  (registers local, ray)
+import evaluators.proxies  # noqa: F401  (registers proxy)
 import evaluators.table  # noqa: F401  (registers table)
 import evaluators.train  # noqa: F401  (registers train)
 from controllers import CONTROLLERS
@@ -41,7 +42,7 @@ from nas.config import RESUMABLE, Budget, SearchConfig, parse_shape
 from nas.constraints import Constraints
 from nas.errors import NasError
 from nas.genome import Genome
-from nas.loop import SearchLoop
+from nas.loop import Screen, SearchLoop
 from nas.progress import Reporter
 from nas.space import Decision, SearchSpace
 from nas.store import ExperimentStore, TrialRow
@@ -194,19 +195,71 @@ class Plan:
     trials: int
     settings_of: Callable[[dict], dict] = lambda a: {}
     constraints: Any = None
+    screen: Any = None                                # nas.loop.Screen: proxy move proposal
+    meta: dict = dataclasses.field(default_factory=dict)   # kept in the store (proxy warm-up)
 
 
 def plan_search(config: SearchConfig, data) -> Plan:
     space = make_space(config, data)
     fit = lambda g: fit_to_data(g, data)  # noqa: E731
+    meta: dict = {}
 
     def controller(root: Path, fresh: bool):
         c = make_controller(config, space, root)
         if fresh:
             warm_start(config, space, fit, c)
+            if config.proxy_warmup:
+                meta["proxy_warmup"] = proxy_warmup(config, space, fit, data, c)
         return c
+    screen = None
+    if config.proxy_screen > 1:
+        scorer = proxy_scorer(config, data)
+        screen = Screen(config.proxy_screen, scorer, f"proxy_{config.proxy}")
     return Plan(f"{config.space} · {config.controller}", space, controller, fit, config.trials,
-                constraints=Constraints.from_dict(config.constraints))
+                constraints=Constraints.from_dict(config.constraints), screen=screen, meta=meta)
+
+
+def proxy_scorer(config: SearchConfig, data) -> Callable[[Genome, dict], float]:
+    """``(genome, cost) -> score`` of the config's proxy (−inf where it is not finite)."""
+    from evaluators.proxies import PROXIES, score
+    PROXIES.get(config.proxy)
+
+    def scorer(genome: Genome, cost: dict) -> float:
+        try:
+            return score(genome, data, [config.proxy], seed=config.seed, cost=cost,
+                         threads=int(config.execution.cpus_per_trial))[config.proxy]["value"]
+        except NasError:
+            return float("-inf")
+    return scorer
+
+
+def proxy_warmup(config: SearchConfig, space: SearchSpace, fit, data, controller) -> list:
+    """Score ``proxy_warmup`` distinct random networks by the proxy and queue the best
+    ``controller.warm_start_size()`` of them first; returns what was scored (kept in the store)."""
+    import random as _random
+    from nas.constraints import cost_metrics
+    scorer, rng = proxy_scorer(config, data), _random.Random(f"warmup:{config.seed}")
+    constraints = Constraints.from_dict(config.constraints)
+    seen, scored = set(), []
+    for _ in range(20 * config.proxy_warmup):
+        if len(scored) >= config.proxy_warmup:
+            break
+        a = space.sample(rng)
+        k = space.key(a)
+        if k in seen:
+            continue
+        seen.add(k)
+        try:
+            g = fit(space.decode_cached(a))
+        except NasError:
+            continue
+        cost = cost_metrics(g)
+        if constraints and constraints.violated_by(cost):
+            continue
+        scored.append({"assignment": a, "hash": g.hash, "score": scorer(g, cost)})
+    scored.sort(key=lambda d: -d["score"])
+    controller.warm_start([d["assignment"] for d in scored[:controller.warm_start_size()]])
+    return [{**d, "score": d["score"] if d["score"] != float("-inf") else None} for d in scored]
 
 
 @dataclass
@@ -260,7 +313,12 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
             store.close()
             raise NasError(f"{resume} is a {stored_kind} experiment; resume it with "
                            f"`nas {_command(stored_kind)} --resume {resume}`")
-        config = store.config()
+        try:
+            config = store.config()
+            store.rows()             # every row readable before anything is written
+        except BaseException:
+            store.close()
+            raise
         changed = sorted(k for k, v in overrides.items()
                          if k not in RESUME_OVERRIDES and v != config.get(k))
         if changed:
@@ -293,6 +351,8 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
                 store.discard()
                 raise
             store.save_controller_state(controller.state_dict())
+            if plan.meta:
+                store.set_meta(**plan.meta)
         else:
             store.save_config(config)
             controller = plan.make_controller(store.root, False)
@@ -304,7 +364,7 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
     try:
         loop = SearchLoop(config, store, plan.space, controller, fit=plan.fit,
                           reporter=reporter, constraints=plan.constraints,
-                          settings_of=plan.settings_of)
+                          settings_of=plan.settings_of, screen=plan.screen)
         if not loop.finished:
             before_run()
             try:

@@ -37,6 +37,16 @@ BUDGET_KEYS = tuple(f.name for f in dataclasses.fields(Budget))
 
 
 @dataclass(frozen=True)
+class Screen:
+    """Move proposal: of every ``m`` new candidates only the best by ``score(genome, cost)``
+    (a zero-cost proxy, named ``metric`` in the results) is evaluated."""
+
+    m: int
+    score: Callable[[Genome, dict], float]
+    metric: str = "proxy"
+
+
+@dataclass(frozen=True)
 class TrialSpec:
     """One evaluation to run: everything an evaluator needs, computed once on the driver. The
     genome is already fitted to the data and validated (its lowered graph travels with it)."""
@@ -59,8 +69,10 @@ class SearchLoop:
     def __init__(self, config: SearchConfig, store: ExperimentStore, space: SearchSpace,
                  controller, *, fit: Callable[[Genome], Genome] = lambda g: g,
                  reporter: Reporter | None = None, constraints: Constraints | None = None,
-                 settings_of: Callable[[dict], dict] = lambda a: {}):
+                 settings_of: Callable[[dict], dict] = lambda a: {},
+                 screen: "Screen | None" = None):
         self.config = config
+        self.screen = screen
         self.store = store
         self.space = space
         self.controller = controller
@@ -159,6 +171,33 @@ class SearchLoop:
 
     # ------------------------------------------------------------------ internals
     def _ask(self) -> TrialSpec | None:
+        """One new candidate to evaluate (or None: the ask was cached, rejected, waiting).
+        With a screen, ``screen.m`` new candidates are drawn and only the best by the proxy
+        is evaluated; the others are told ``pruned`` with their proxy score."""
+        if self.screen is None:
+            c = self._candidate()
+            return None if c is None else self._admit(*c)
+        pool = []
+        for _ in range(self.screen.m * 4):          # asks that were not new do not count
+            if len(pool) >= self.screen.m or self.controller.exhausted:
+                break
+            c = self._candidate()
+            if c is not None:
+                pool.append((c, self.screen.score(c[2], c[4])))
+        if not pool:
+            return None
+        pool.sort(key=lambda p: -p[1])
+        for k, ((a, settings, genome, h, cost), value) in enumerate(pool[1:], start=2):
+            n = self._record(a, h, genome, "rejected", settings)
+            r = Result("pruned", {**cost, self.screen.metric: value},
+                       f"screened out: {self.screen.metric} rank {k} of {len(pool)}")
+            self._finish_untrained(n, a, h, r, "rejected")
+        (a, settings, genome, h, cost), value = pool[0]
+        return self._admit(a, settings, genome, h, {**cost, self.screen.metric: value})
+
+    def _candidate(self):
+        """Ask the controller once; (assignment, settings, genome, hash, cost) when the
+        network is new and within the constraints, else None (told right away)."""
         a = self.controller.ask()
         settings = self.settings_of(a)
         try:
@@ -186,6 +225,9 @@ class SearchLoop:
             n = self._record(a, h, genome, "cached", settings)
             self._waiting.setdefault(key, []).append((n, a))
             return None
+        return a, settings, genome, h, cost
+
+    def _admit(self, a: dict, settings: dict, genome: Genome, h: str, cost: dict) -> TrialSpec:
         n = self._record(a, h, genome, "trained", settings)
         return self._spec(n, a, genome, h, settings, cost)
 

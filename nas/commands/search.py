@@ -72,6 +72,12 @@ def add_parser(sub) -> None:
                    help="an evaluator option (repeatable)")
     p.add_argument("--init", metavar="NAME,NAME", help="fixed points / classic nets to "
                    "evaluate first")
+    p.add_argument("--proxy", metavar="NAME", help="zero-cost proxy of --proxy-warmup / "
+                   "--proxy-screen (default synflow; see `nas score`)")
+    p.add_argument("--proxy-warmup", type=int, metavar="N", help="score N random networks by "
+                   "the proxy first and start the controller from the best")
+    p.add_argument("--proxy-screen", type=int, metavar="M", help="evaluate only the best of "
+                   "every M proposals by the proxy (the others are recorded, screened out)")
     p.add_argument("--scheduler", choices=("fifo", "asha"), help="asha: stop weak candidates "
                    "early on their per-epoch validation accuracy")
     p.add_argument("--resume", metavar="DIR", help="continue the experiment in DIR")
@@ -110,7 +116,8 @@ def config_from_args(args, extra: dict | None = None):
             v = getattr(args, dest, None)
             if v is not None:
                 overrides[dest] = v
-    for dest in ("space", "controller", "evaluator", "trials", "scheduler"):
+    for dest in ("space", "controller", "evaluator", "trials", "scheduler", "proxy",
+                 "proxy_warmup", "proxy_screen"):
         v = getattr(args, dest, None)
         if v is not None:
             overrides[dest] = v

@@ -4,6 +4,7 @@ from __future__ import annotations
 from nas.commands._common import add_genome_args, genome_from_args, print_json
 from nas.cost import FOOTER, cost
 
+MAX_ROWS = 400           # rows of the terminal table (the first and last halves)
 ORDER = 10
 _HIDDEN = {"act", "reg"}
 
@@ -55,9 +56,15 @@ def run(args) -> int:
     for col, just in (("layer", "left"), ("op", "left"), ("output C×H×W", "right"),
                       ("memory KB", "right"), ("params", "right"), ("MFLOP", "right")):
         t.add_column(col, justify=just)
-    for layer in report.layers:
-        if not args.all and OPS.get(layer.op).category in _HIDDEN:
-            continue
+    rows = [layer for layer in report.layers
+            if args.all or OPS.get(layer.op).category not in _HIDDEN]
+    # a terminal table of tens of thousands of rows helps nobody (and rich needs minutes):
+    # the first and last rows, the rest counted; --json has every layer
+    cut = len(rows) > MAX_ROWS
+    for k, layer in enumerate(rows[:MAX_ROWS // 2] + rows[-MAX_ROWS // 2:] if cut else rows):
+        if cut and k == MAX_ROWS // 2:
+            t.add_row(f"… {len(rows) - MAX_ROWS:,} more layers (--json lists all)", "", "", "",
+                      "", "")
         t.add_row(layer.name, layer.op, "×".join(map(str, layer.out)), f"{layer.memory_kb:,.0f}",
                   f"{layer.params:,}", f"{layer.flops / 1e6:,.1f}")
     t.add_section()
