@@ -34,8 +34,8 @@ class Evaluator(abc.ABC):
     description: str = ""
     Options: type = NoOptions
     default_executor: str = "ray"
-    #: whether the evaluator reads the data set (a table lookup does not: no data is loaded)
-    needs_data: bool = True
+    #: the option that ``--evaluator NAME:ARG`` sets (None: the evaluator takes no ``:ARG``)
+    argument: str | None = None
 
     def __init__(self, **options: Any):
         self.options = make_options(self.Options, options, f"evaluator {self.name!r}")

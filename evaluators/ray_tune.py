@@ -50,8 +50,10 @@ def _quiet() -> None:
         os.environ.setdefault(k, v)
     for name in ("ray", "ray.tune", "ray.train", "ray.air", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    # "Trials did not complete: [...]": the search reports crashed trials itself
-    logging.getLogger("ray.tune.tune").setLevel(logging.CRITICAL)
+    # "Trials did not complete: [...]", "Trial task failed for trial …" + Ray's traceback: the
+    # search reports each crashed trial itself, in one line with its reason
+    for name in ("ray.tune.tune", "ray.tune.execution.tune_controller"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 _quiet()

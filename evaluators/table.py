@@ -291,7 +291,7 @@ class TableEvaluator(Evaluator):
 
     def prepare(self, context: EvaluationContext) -> None:
         space = context.space
-        name = self.options.name or f"{getattr(space, 'name', '?')}-{context.dataset}"
+        name = self.options.name or f"{space.name}-{context.dataset}"
         t = load_table(name)
         h = t.header
         if h["space"] != space.name:

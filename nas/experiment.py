@@ -48,10 +48,6 @@ from nas.space import Decision, SearchSpace
 from nas.store import ExperimentStore, TrialRow
 from search_spaces import NETS, SPACES, get_net
 
-#: settings a resume may change; the rest of the config is the experiment's identity
-RESUME_OVERRIDES = RESUMABLE
-
-
 # ============================================================================ the parts
 
 
@@ -108,7 +104,9 @@ def make_evaluator(config: SearchConfig) -> Evaluator:
     cls = EVALUATORS.get(name)
     opts = dict(config.evaluator_options)
     if arg is not None:
-        opts.setdefault(getattr(cls, "argument", "name"), arg)
+        if cls.argument is None:
+            raise NasError(f"evaluator {name!r} takes no ':{arg}' (see `nas evaluators`)")
+        opts.setdefault(cls.argument, arg)
     return cls(**opts)
 
 
@@ -141,13 +139,8 @@ def table_fixed_points(table) -> dict:
     """name -> {hash, accuracy, test_accuracy, rank} (None when absent) of the classic fixed
     points of a table's space, at the table's input size."""
     h = table.header
-    opts = dict(h.get("space_options") or {})
-    factory = SPACES.get(h["space"])
-    params = _parameters(factory)
-    for key, value in (("input", tuple(h["input"])), ("num_classes", h["num_classes"])):
-        if key not in opts and key in params:
-            opts[key] = value
-    space = factory(**opts)
+    space = make_space(SearchConfig(space=h["space"], options=dict(h.get("space_options") or {})),
+                       SimpleNamespace(shape=tuple(h["input"]), num_classes=h["num_classes"]))
     ranked = sorted(table.rows, key=table.final, reverse=True)
     out = {}
     for name, g in space.fixed_points().items():
@@ -320,12 +313,12 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
             store.close()
             raise
         changed = sorted(k for k, v in overrides.items()
-                         if k not in RESUME_OVERRIDES and v != config.get(k))
+                         if k not in RESUMABLE and v != config.get(k))
         if changed:
             store.close()
             raise NasError(f"--resume continues the stored experiment: cannot change "
-                           f"{', '.join(changed)} (may change: {', '.join(RESUME_OVERRIDES)})")
-        config = config.replace(**{k: v for k, v in overrides.items() if k in RESUME_OVERRIDES})
+                           f"{', '.join(changed)} (may change: {', '.join(RESUMABLE)})")
+        config = config.replace(**{k: v for k, v in overrides.items() if k in RESUMABLE})
     else:
         config = (config or SearchConfig()).replace(**overrides)
         _precheck(config, kind)
@@ -593,7 +586,7 @@ def evaluate_genomes(genomes: Mapping[str, Genome], config: SearchConfig,
 
     A directory that already holds this evaluation is continued (:func:`run_experiment` with
     ``resume``): what finished is not evaluated again. It must hold the same labels and genomes
-    under the same settings (only :data:`RESUME_OVERRIDES` such as ``workers`` may change),
+    under the same settings (only :data:`RESUMABLE` such as ``workers`` may change),
     else :class:`NasError`. Labels of the same network (genome hash) share one evaluation and
     one row. The genomes are evaluated as given: ``data`` (default: the config's data set) must
     fit them. ``before_run()`` is called once before anything is evaluated (e.g. to start Ray

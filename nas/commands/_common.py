@@ -72,6 +72,24 @@ def positive_int(text: str) -> int:
     return v
 
 
+def print_parts(parts: list[dict], flag: str) -> None:
+    """One table per pluggable part (controller, evaluator): its options, defaults and help."""
+    from rich.console import Console
+    from rich.table import Table
+    console = Console()
+    for c in parts:
+        t = Table(title=f"[bold]{c['name']}[/bold] — {c['description']}", title_justify="left")
+        for col in ("option", "default", "help"):
+            t.add_column(col)
+        for o in c["options"]:
+            extra = f" (one of {', '.join(map(str, o['choices']))})" if o.get("choices") else ""
+            t.add_row(o["name"], repr(o["default"]), o["help"] + extra)
+        if not c["options"]:
+            t.add_row("-", "", "no options")
+        console.print(t)
+    console.print(f"set options with {flag} NAME=VALUE (repeatable)")
+
+
 def print_json(obj: Any) -> None:
     json.dump(obj, sys.stdout, indent=1, default=str)
     sys.stdout.write("\n")

@@ -1,7 +1,7 @@
 """``nas controllers [--json]``: the controllers, their options, and the rewards."""
 from __future__ import annotations
 
-from nas.commands._common import print_json
+from nas.commands._common import print_json, print_parts
 
 ORDER = 32
 
@@ -33,18 +33,7 @@ def run(args) -> int:
     if args.json:
         print_json(info)
         return 0
-    from rich.console import Console
-    from rich.table import Table
-    console = Console()
-    for c in info["controllers"]:
-        t = Table(title=f"[bold]{c['name']}[/bold] — {c['description']}", title_justify="left")
-        for col in ("option", "default", "help"):
-            t.add_column(col)
-        for o in c["options"]:
-            extra = f" (one of {', '.join(map(str, o['choices']))})" if o.get("choices") else ""
-            t.add_row(o["name"], repr(o["default"]), o["help"] + extra)
-        console.print(t)
-    console.print("rewards (config key reward): " + "; ".join(
+    print_parts(info["controllers"], "--controller-option")
+    print("rewards (config key reward): " + "; ".join(
         f"{r['name']}: {r['description']}" for r in info["rewards"]))
-    console.print("set options with --controller-option NAME=VALUE (repeatable)")
     return 0

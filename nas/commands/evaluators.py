@@ -2,7 +2,7 @@
 options and default executors, and the executors."""
 from __future__ import annotations
 
-from nas.commands._common import print_json
+from nas.commands._common import print_json, print_parts
 
 ORDER = 33
 
@@ -30,19 +30,8 @@ def run(args) -> int:
     if args.json:
         print_json(info)
         return 0
-    from rich.console import Console
-    from rich.table import Table
-    console = Console()
-    for e in info["evaluators"]:
-        t = Table(title=f"[bold]{e['name']}[/bold] — {e['description']} (executor: "
-                  f"{e['default_executor']})", title_justify="left")
-        for col in ("option", "default", "help"):
-            t.add_column(col)
-        for o in e["options"]:
-            t.add_row(o["name"], repr(o["default"]), o["help"])
-        if not e["options"]:
-            t.add_row("-", "", "no options")
-        console.print(t)
-    console.print("executors (--executor): " + "; ".join(
+    print_parts([{**e, "description": f"{e['description']} (executor: "
+                  f"{e['default_executor']})"} for e in info["evaluators"]], "--evaluator-option")
+    print("executors (--executor): " + "; ".join(
         f"{x['name']}: {x['description']}" for x in info["executors"]))
     return 0

@@ -119,10 +119,8 @@ def run_build(args) -> int:
     if args.seeds_sample is not None:
         extra["seeds_sample"] = args.seeds_sample
     base, overrides = config_from_args(args, extra)
-    if not args.resume:
-        base = base.replace(space=overrides.pop("space", None) or
-                            (base.space if args.config and "space:" in Path(
-                                args.config).read_text() else "exhaustive"))
+    if not args.resume and "space" not in overrides and not _sets_space(args.config):
+        overrides["space"] = "exhaustive"        # the table build's default space
     reporter = Reporter() if args.quiet or args.json else RichReporter()
     command = "nas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if args.resume:
@@ -139,6 +137,15 @@ def run_build(args) -> int:
                   f"up by name after copying it to evaluators/tables/ or a $NAS_TABLES "
                   f"directory, or by path: --evaluator table:{path}")
     return 0 if summary.finished else 130
+
+
+def _sets_space(config: str | None) -> bool:
+    """Whether the YAML config (already validated by SearchConfig.load) names a space."""
+    if not config:
+        return False
+    import yaml
+    d = yaml.safe_load(Path(config).read_text()) or {}
+    return "space" in d
 
 
 def run_export(args) -> int:
