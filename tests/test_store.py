@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +120,25 @@ def test_discard_removes_a_fresh_experiment(tmp_path):
     s = ExperimentStore.create(tmp_path / "d", SearchConfig())
     s.discard()
     assert not (tmp_path / "d").exists()
+
+
+OLD = Path(__file__).resolve().parent / "data" / "old_experiment"
+
+
+def test_an_experiment_written_before_the_restructure_opens_and_resumes(tmp_path):
+    """tests/data/old_experiment was written by the code before the nested config and the
+    evaluator interface (flat config.yaml, no stored identity): it reports and resumes."""
+    import json
+    import shutil
+    from tests.conftest import run_cli
+    exp = tmp_path / "old"
+    shutil.copytree(OLD, exp)
+    r = run_cli("report", str(exp), "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["experiments"][0]["counts"]["trained"] == 2
+    r = run_cli("search", "--resume", str(exp), "--trials", "3", "--executor", "local", "--json",
+                "--quiet")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["counts"]["trained"] == 3 and d["counts"]["ok"] == 3
