@@ -41,7 +41,7 @@ from nas.progress import Reporter  # noqa: E402
 from nas.store import ExperimentStore  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
-#: label -> (controller, options)
+#: label -> (controller, options[, config overrides])
 ENTRIES = {
     "random": ("random", {}),
     "evolution": ("evolution", {}),
@@ -51,13 +51,23 @@ ENTRIES = {
 }
 
 
+def proxy_entries(proxy: str, warmup: int, screen: int) -> dict:
+    """Evolution started from a proxy warm-up, and evolution with proxy move proposal."""
+    return {f"evolution+warmup({proxy},{warmup})": ("evolution", {},
+                                                     {"proxy": proxy, "proxy_warmup": warmup}),
+            f"evolution+screen({proxy},{screen})": ("evolution", {},
+                                                     {"proxy": proxy, "proxy_screen": screen})}
+
+
 def run_one(table, label: str, seed: int, trials: int, work: Path) -> dict:
-    controller, opts = ENTRIES[label]
+    controller, opts, *extra = ENTRIES[label]
     h = table.header
     cfg = SearchConfig().replace(
         space=h["space"], options=dict(h.get("space_options") or {}), controller=controller,
         controller_options=dict(opts), evaluator=f"table:{table.path}", executor="local",
-        trials=trials, seed=seed, dataset=h["dataset"], out=str(work / f"{label}-{seed}"))
+        trials=trials, seed=seed, dataset=h["dataset"],
+        out=str(work / f"{label.replace('(', '-').replace(')', '').replace(',', '-')}-{seed}"),
+        **(extra[0] if extra else {}))
     t0 = time.perf_counter()
     summary = run_search(cfg, reporter=Reporter())
     seconds = time.perf_counter() - t0
@@ -134,17 +144,27 @@ def main(argv=None) -> int:
     ap.add_argument("--first-seed", type=int, default=100)
     ap.add_argument("--trials", type=int, default=300)
     ap.add_argument("--only", help="comma-separated labels of " + ", ".join(ENTRIES))
+    ap.add_argument("--proxy", help="also run evolution with this proxy's warm-up and move "
+                    "proposal (see --warmup, --screen)")
+    ap.add_argument("--warmup", type=int, default=100, help="networks the proxy warm-up scores")
+    ap.add_argument("--screen", type=int, default=4, help="proposals per trained network")
+    ap.add_argument("--proxy-seeds", type=int, default=5, help="seeds of the proxy-assisted "
+                    "searches (each scores hundreds of networks; the first of --seeds' seeds)")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
     table = load_table(args.table)
+    if args.proxy:
+        ENTRIES.update(proxy_entries(args.proxy, args.warmup, args.screen))
     labels = args.only.split(",") if args.only else list(ENTRIES)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     results, t0 = {}, time.time()
     with tempfile.TemporaryDirectory() as tmp:
         for label in labels:
-            runs = [run_one(table, label, s, args.trials, Path(tmp)) for s in seeds]
+            these = seeds if len(ENTRIES[label]) == 2 else seeds[: args.proxy_seeds]
+            runs = [run_one(table, label, s, args.trials, Path(tmp)) for s in these]
             scores = [score(table, r, args.trials) for r in runs]
             results[label] = summarize(scores, args.trials)
+            results[label]["runs"] = len(runs)
             results[label]["seconds_per_search"] = round(
                 statistics.fmean(r["seconds"] for r in runs), 2)
             results[label]["candidates_per_s"] = round(
@@ -184,13 +204,13 @@ def main(argv=None) -> int:
              f"({report['table_best_test']:.4f}) − the chosen network's, in percentage points; "
              f"the table's noise floor (std of repeated training) is "
              f"{100 * summary['noise_std']:.2f} pp.\n",
-             "| controller | final regret (pp) | trials to top 1% (mean / median, found) | "
+             "| controller (runs) | final regret (pp) | trials to top 1% (mean / median, found) | "
              "trials to optimum (mean, found) | trials to random's final regret | goal ≤ "
              f"{args.trials // 3} | s per search |", "|---|---:|---:|---:|---:|---|---:|"]
     for label, r in results.items():
         t1, op = r["top1"], r["optimum"]
         fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
-        lines.append(f"| {label} | {r['final_regret']:.3f} ± {r['final_std']:.3f} | "
+        lines.append(f"| {label} ({r['runs']}) | {r['final_regret']:.3f} ± {r['final_std']:.3f} | "
                      f"{fmt(t1['mean'])} / {fmt(t1['median'])} ({t1['found']}/{t1['runs']}) | "
                      f"{fmt(op['mean'])} ({op['found']}/{op['runs']}) | "
                      f"{fmt(r.get('trials_to_random_final'))} | "

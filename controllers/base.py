@@ -123,6 +123,11 @@ class Controller(abc.ABC):
         self._queue = list(getattr(self, "_queue", [])) + [
             self.space.check(a) for a in assignments]
 
+    @property
+    def queued(self) -> int:
+        """Warm-start assignments still to be asked (they are not screened again)."""
+        return len(getattr(self, "_queue", []))
+
     def _pop_queue(self) -> Assignment | None:
         q = getattr(self, "_queue", None)
         return q.pop(0) if q else None

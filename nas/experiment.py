@@ -212,17 +212,26 @@ def plan_search(config: SearchConfig, data) -> Plan:
                 constraints=Constraints.from_dict(config.constraints), screen=screen, meta=meta)
 
 
+_PROXY_MEMO: dict[tuple, float] = {}
+
+
 def proxy_scorer(config: SearchConfig, data) -> Callable[[Genome, dict], float]:
-    """``(genome, cost) -> score`` of the config's proxy (−inf where it is not finite)."""
+    """``(genome, cost) -> score`` of the config's proxy (−inf where it is not finite), with
+    initialisation and batch seed 0; memoised by genome hash and data split."""
     from evaluators.proxies import PROXIES, score
     PROXIES.get(config.proxy)
 
     def scorer(genome: Genome, cost: dict) -> float:
-        try:
-            return score(genome, data, [config.proxy], seed=config.seed, cost=cost,
-                         threads=int(config.execution.cpus_per_trial))[config.proxy]["value"]
-        except NasError:
-            return float("-inf")
+        key = (genome.hash, config.proxy, data.name, data.shape, config.seed,
+               config.data.val_fraction)
+        if key not in _PROXY_MEMO:
+            try:
+                _PROXY_MEMO[key] = score(
+                    genome, data, [config.proxy], seed=0, cost=cost,
+                    threads=int(config.execution.cpus_per_trial))[config.proxy]["value"]
+            except NasError:
+                _PROXY_MEMO[key] = float("-inf")
+        return _PROXY_MEMO[key]
     return scorer
 
 

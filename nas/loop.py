@@ -173,8 +173,9 @@ class SearchLoop:
     def _ask(self) -> TrialSpec | None:
         """One new candidate to evaluate (or None: the ask was cached, rejected, waiting).
         With a screen, ``screen.m`` new candidates are drawn and only the best by the proxy
-        is evaluated; the others are told ``pruned`` with their proxy score."""
-        if self.screen is None:
+        is evaluated; the others are told ``pruned`` with their proxy score. Warm-start
+        assignments (already chosen) are not screened."""
+        if self.screen is None or self.controller.queued:
             c = self._candidate()
             return None if c is None else self._admit(*c)
         pool = []

@@ -157,3 +157,84 @@ def test_table_errors_are_one_line(tmp_path):
                 "--trials", "2", "--out", str(tmp_path / "x"), "--quiet")
     assert r.returncode == 2 and "is of space 'exhaustive'" in r.stderr
     assert not (tmp_path / "x").exists()
+
+
+# ---------------------------------------------------------------- the shipped table
+
+
+def test_the_shipped_table_is_complete_and_documented():
+    t = load_table("exhaustive-digits")
+    h = t.header
+    assert h["space"] == "exhaustive" and h["dataset"] == "digits" and h["epochs"] == 8
+    assert len(t.rows) == 6269 == get_space("exhaustive").distinct()
+    assert sum(len(r["runs"]) >= 3 for r in t.rows.values()) >= 1000      # the noise floor
+    assert h["command"].startswith("nas table build") and h["versions"]["torch"]
+    assert h["protocol"]["data"]["val_fraction"] == 0.75 and h["wall_seconds"] > 0
+    assert (SHIPPED / "exhaustive-digits.jsonl.gz").stat().st_size <= 5 * 2 ** 20
+    s = t.summary()
+    assert 0 < s["noise"]["val"]["mean_std"] < 0.05
+    assert s["best"]["accuracy"] > s["median_accuracy"] > 0.1
+
+
+def test_a_300_trial_search_on_the_table_through_the_cli(tmp_path):
+    r = run_cli("search", "--space", "exhaustive", "--evaluator", "table", "--controller",
+                "evolution", "--trials", "300", "--out", str(tmp_path / "t"), "--json",
+                "--quiet", timeout=600)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["counts"]["trained"] == 300 and d["counts"]["ok"] == 300
+    t = load_table("exhaustive-digits")
+    from nas.store import ExperimentStore
+    s = ExperimentStore.open(tmp_path / "t")
+    try:
+        for row in s.rows():
+            m = row.result.metrics
+            rec = t.rows[row.hash]["runs"][str(m["table_seed"])]
+            assert m["accuracy"] == rec["val"][-1][0] and m["test_accuracy"] == rec["test"][0]
+            assert len(m["history"]) == 8
+    finally:
+        s.close()
+    r = run_cli("search", "--space", "exhaustive", "--evaluator", "table", "--epochs", "2",
+                "--evaluator-option", "seed=0", "--trials", "5", "--out", str(tmp_path / "e2"),
+                "--json", "--quiet")
+    s = ExperimentStore.open(tmp_path / "e2")
+    try:
+        for row in s.rows():
+            assert row.accuracy == t.rows[row.hash]["runs"]["0"]["val"][1][0]
+    finally:
+        s.close()
+
+
+def test_proxy_warmup_and_screen_on_the_table(tmp_path):
+    r = run_cli("search", "--space", "exhaustive", "--evaluator", "table", "--controller",
+                "evolution", "--controller-option", "population=5", "--controller-option",
+                "sample=2", "--proxy", "params", "--proxy-warmup", "20", "--proxy-screen", "3",
+                "--trials", "10", "--out", str(tmp_path / "p"), "--json", "--quiet")
+    assert r.returncode == 0, r.stderr
+    from nas.store import ExperimentStore
+    s = ExperimentStore.open(tmp_path / "p")
+    try:
+        warm = s.meta("proxy_warmup")
+        assert len(warm) == 20 and warm == sorted(warm, key=lambda w: -w["score"])
+        rows = s.rows()
+        trained = [x for x in rows if x.source == "trained"]
+        screened = [x for x in rows if x.source == "rejected" and x.status == "pruned"]
+        assert len(trained) == 10 and len(screened) >= 10
+        # the first trained networks are the warm-up's best (evolution's initial population)
+        assert [x.hash for x in trained[:5]] == [w["hash"] for w in warm[:5]]
+        # every candidate carries its proxy score; a screened one lost to the trained one
+        assert all(x.result.metrics["proxy_params"] == x.result.metrics["params"]
+                   for x in trained[5:] + screened)
+    finally:
+        s.close()
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_asha_on_the_table_stops_trials_early(tmp_path):
+    r = run_cli("search", "--space", "exhaustive", "--evaluator", "table", "--executor", "ray",
+                "--scheduler", "asha", "--workers", "2", "--trials", "24", "--out",
+                str(tmp_path / "a"), "--json", "--quiet", timeout=600)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["counts"]["trained"] == 24 and d["counts"]["pruned"] >= 1
