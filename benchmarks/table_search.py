@@ -27,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,18 @@ def run_one(table, label: str, seed: int, trials: int, work: Path) -> dict:
         store.close()
     return {"seed": seed, "seconds": seconds, "hashes": [r.hash for r in rows],
             "val": [r.accuracy for r in rows], "counts": summary.counts}
+
+
+def _init(proxy, warmup, screen) -> None:
+    import torch
+    torch.set_num_threads(1)
+    if proxy:
+        ENTRIES.update(proxy_entries(proxy, warmup, screen))
+
+
+def _run_job(args) -> dict:
+    table_ref, label, seed, trials, tmp = args
+    return run_one(load_table(table_ref), label, seed, trials, Path(tmp))
 
 
 def score(table, run: dict, trials: int) -> dict:
@@ -148,6 +161,7 @@ def main(argv=None) -> int:
                     "proposal (see --warmup, --screen)")
     ap.add_argument("--warmup", type=int, default=100, help="networks the proxy warm-up scores")
     ap.add_argument("--screen", type=int, default=4, help="proposals per trained network")
+    ap.add_argument("--jobs", type=int, default=2, help="searches run at once (processes)")
     ap.add_argument("--proxy-seeds", type=int, default=5, help="seeds of the proxy-assisted "
                     "searches (each scores hundreds of networks; the first of --seeds' seeds)")
     ap.add_argument("--out", default=str(OUT))
@@ -158,10 +172,15 @@ def main(argv=None) -> int:
     labels = args.only.split(",") if args.only else list(ENTRIES)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     results, t0 = {}, time.time()
-    with tempfile.TemporaryDirectory() as tmp:
+    jobs = [(label, sd) for label in labels for sd in
+            (seeds if len(ENTRIES[label]) == 2 else seeds[: args.proxy_seeds])]
+    with tempfile.TemporaryDirectory() as tmp, \
+            ProcessPoolExecutor(args.jobs, initializer=_init,
+                                initargs=(args.proxy, args.warmup, args.screen)) as ex:
+        done = dict(zip(jobs, ex.map(_run_job, [(args.table, lb, sd, args.trials, tmp)
+                                                 for lb, sd in jobs])))
         for label in labels:
-            these = seeds if len(ENTRIES[label]) == 2 else seeds[: args.proxy_seeds]
-            runs = [run_one(table, label, s, args.trials, Path(tmp)) for s in these]
+            runs = [done[j] for j in jobs if j[0] == label]
             scores = [score(table, r, args.trials) for r in runs]
             results[label] = summarize(scores, args.trials)
             results[label]["runs"] = len(runs)

@@ -411,7 +411,7 @@ def _sigterm_then_resume(tmp_path: Path, extra: tuple, trials: int, wait_rows: i
 
 @pytest.mark.slow
 def test_sigterm_stops_a_local_search_like_ctrl_c(tmp_path):
-    _sigterm_then_resume(tmp_path, ("--executor", "local"), trials=40)
+    _sigterm_then_resume(tmp_path, ("--executor", "local"), trials=12)
 
 
 @pytest.mark.slow
