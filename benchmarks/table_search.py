@@ -172,15 +172,13 @@ def main(argv=None) -> int:
     labels = args.only.split(",") if args.only else list(ENTRIES)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     results, t0 = {}, time.time()
-    jobs = [(label, sd) for label in labels for sd in
-            (seeds if len(ENTRIES[label]) == 2 else seeds[: args.proxy_seeds])]
     with tempfile.TemporaryDirectory() as tmp, \
             ProcessPoolExecutor(args.jobs, initializer=_init,
                                 initargs=(args.proxy, args.warmup, args.screen)) as ex:
-        done = dict(zip(jobs, ex.map(_run_job, [(args.table, lb, sd, args.trials, tmp)
-                                                 for lb, sd in jobs])))
-        for label in labels:
-            runs = [done[j] for j in jobs if j[0] == label]
+        for label in labels:        # the report is rewritten after each controller
+            these = seeds if len(ENTRIES[label]) == 2 else seeds[: args.proxy_seeds]
+            runs = list(ex.map(_run_job, [(args.table, label, sd, args.trials, tmp)
+                                          for sd in these]))
             scores = [score(table, r, args.trials) for r in runs]
             results[label] = summarize(scores, args.trials)
             results[label]["runs"] = len(runs)
@@ -195,6 +193,11 @@ def main(argv=None) -> int:
                   f"{r['top1']['runs']}), optimum after {r['optimum']['mean']} "
                   f"({r['optimum']['found']}/{r['optimum']['runs']}); "
                   f"{r['seconds_per_search']} s per search", flush=True)
+            write(results, args, table, seeds, t0)
+    return 0
+
+
+def write(results: dict, args, table, seeds, t0: float) -> None:
     goal = None
     if "random" in results:
         target = results["random"]["final_regret"]
@@ -237,7 +240,6 @@ def main(argv=None) -> int:
                      f"{r['seconds_per_search']} |")
     (out / "table_search.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    return 0
 
 
 if __name__ == "__main__":
