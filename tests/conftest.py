@@ -21,3 +21,17 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def finished_rows(db) -> int:
+    """Rows of an experiment's trials.db that have a result (0 while it does not exist yet),
+    read-only so a live driver is not disturbed."""
+    import sqlite3
+    try:
+        c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return c.execute("SELECT COUNT(*) FROM trials WHERE status!='running'").fetchone()[0]
+        finally:
+            c.close()
+    except sqlite3.Error:
+        return 0

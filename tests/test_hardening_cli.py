@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import finished_rows, ROOT, run_cli
 
 NAS = str(Path(sys.executable).parent / "nas")
 DIGITS = ("--space", "exhaustive", "--dataset", "digits")
@@ -48,17 +48,6 @@ def assert_one_error_line(p, *words: str, code: int = 2, only: bool = True) -> s
     for w in words:
         assert w in errors[0], (w, errors[0])
     return errors[0]
-
-
-def finished_rows(db: Path) -> int:
-    try:
-        c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        try:
-            return c.execute("SELECT COUNT(*) FROM trials WHERE status!='running'").fetchone()[0]
-        finally:
-            c.close()
-    except sqlite3.Error:
-        return 0
 
 
 def query(db: Path, sql: str, args=()) -> list:

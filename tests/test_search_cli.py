@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import finished_rows
+
 from nas.store import ExperimentStore
 
 NAS = str(Path(sys.executable).parent / "nas")
@@ -120,17 +122,6 @@ def test_quick_nasnet_search(cli, tmp_path):
         store.close()
 
 
-def _finished(db: Path) -> int:
-    try:
-        c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            return c.execute("SELECT COUNT(*) FROM trials WHERE status!='running'").fetchone()[0]
-        finally:
-            c.close()
-    except sqlite3.Error:
-        return 0
-
-
 @pytest.mark.slow
 def test_kill_9_then_resume_loses_nothing_and_trains_nothing_twice(cli, tmp_path):
     out = tmp_path / "k"
@@ -139,7 +130,7 @@ def test_kill_9_then_resume_loses_nothing_and_trains_nothing_twice(cli, tmp_path
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 300
-        while _finished(out / "trials.db") < 2:
+        while finished_rows(out / "trials.db") < 2:
             assert proc.poll() is None, proc.stderr.read()
             assert time.time() < deadline, "no trial finished in time"
             time.sleep(0.3)
