@@ -165,6 +165,9 @@ def main(argv=None) -> int:
     ap.add_argument("--proxy-seeds", type=int, default=5, help="seeds of the proxy-assisted "
                     "searches (each scores hundreds of networks; the first of --seeds' seeds)")
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--merge", action="store_true", help="keep the other controllers' results "
+                    "already in OUT/table_search.json (same seeds and trials) and add or replace "
+                    "the ones run now")
     args = ap.parse_args(argv)
     table = load_table(args.table)
     if args.proxy:
@@ -172,6 +175,8 @@ def main(argv=None) -> int:
     labels = args.only.split(",") if args.only else list(ENTRIES)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     results, t0 = {}, time.time()
+    if args.merge:
+        results = previous_results(Path(args.out) / "table_search.json", seeds, args.trials)
     with tempfile.TemporaryDirectory() as tmp, \
             ProcessPoolExecutor(args.jobs, initializer=_init,
                                 initargs=(args.proxy, args.warmup, args.screen)) as ex:
@@ -195,6 +200,17 @@ def main(argv=None) -> int:
                   f"{r['seconds_per_search']} s per search", flush=True)
             write(results, args, table, seeds, t0)
     return 0
+
+
+def previous_results(path: Path, seeds, trials: int) -> dict:
+    """The results of an earlier run to merge with, if it used the same seeds and trials."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    if old.get("trials") != trials or old.get("seeds") != list(seeds):
+        raise SystemExit(f"{path}: cannot merge: it has trials={old.get('trials')} seeds="
+                         f"{old.get('seeds')}, this run trials={trials} seeds={list(seeds)}")
+    return old["results"]
 
 
 def write(results: dict, args, table, seeds, t0: float) -> None:

@@ -118,6 +118,7 @@ class SearchConfig:
     seeds: list = field(default_factory=list)   # training seeds per network (first: all)
     seeds_sample: int | None = None  # networks trained with the further seeds (None: all)
     networks: int | None = None     # only the first N distinct networks (tests; None: all)
+    sample: int | None = None       # N distinct networks drawn at random instead (large spaces)
     # ---- output
     out: str | None = None
     top: int = 10
@@ -256,6 +257,9 @@ class SearchConfig:
         if len(set(self.seeds)) != len(self.seeds):
             raise NasError(f"seeds: a seed is listed twice in {self.seeds!r}")
         need(self.networks is None or self.networks >= 1, "networks", "must be ≥ 1 (or null)")
+        need(self.sample is None or self.sample >= 1, "sample", "must be ≥ 1 (or null)")
+        need(self.networks is None or self.sample is None, "sample",
+             "give networks (the first N) or sample (N at random), not both")
         need(self.seeds_sample is None or self.seeds_sample >= 0, "seeds_sample",
              "must be ≥ 0 (or null: every network)")
         if d.input is not None:

@@ -495,11 +495,13 @@ class Replicates(SearchSpace):
 
 
 def table_jobs(space: SearchSpace, seeds: list[int], sample: int | None,
-               rng_seed: int = 0, networks: int | None = None) -> list[dict]:
-    """Every distinct network of ``space`` (or the first ``networks``) with the first seed,
-    then the further seeds on all of them or on ``sample`` networks drawn at random (fixed by
-    ``rng_seed``)."""
-    reps = space.distinct_assignments()[:networks]
+               rng_seed: int = 0, networks: int | None = None,
+               draw: int | None = None) -> list[dict]:
+    """Every distinct network of ``space`` (or the first ``networks``, or ``draw`` distinct
+    networks drawn at random) with the first seed, then the further seeds on all of them or on
+    ``sample`` networks drawn at random (fixed by ``rng_seed``)."""
+    reps = space.sample_distinct(draw, random.Random(rng_seed)) if draw else \
+        space.distinct_assignments()[:networks]
     seeds = seeds or [0]
     jobs = [{**a, "seed": seeds[0]} for a in reps]
     if len(seeds) > 1:
@@ -514,7 +516,7 @@ def plan_table(config: SearchConfig, data) -> Plan:
     inner = make_space(config, data)
     space = Replicates(inner, config.seeds or [0])
     jobs = table_jobs(inner, config.seeds or [0], config.seeds_sample, config.seed,
-                      config.networks)
+                      config.networks, config.sample)
     return Plan(f"table · {inner.name} · {len(jobs)} trainings", space,
                 lambda root, fresh: Listed(space, jobs, seed=config.seed),
                 lambda g: fit_to_data(g, data), len(jobs),
@@ -568,6 +570,7 @@ def export_table(root: str | os.PathLike, name: str | None = None,
                          "budget": dataclasses.asdict(config.budget),
                          "recipe": dataclasses.asdict(config.recipe)},
             "seeds": config.seeds or [0], "seeds_sample": config.seeds_sample,
+            "sampled": config.sample,       # None: every distinct network (or the first N)
             "epochs": epochs, "networks": len(rows),
             "trainings": sum(len(r["runs"]) for r in rows.values()),
             "command": command or store.meta("command"),

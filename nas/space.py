@@ -153,6 +153,22 @@ class SearchSpace(abc.ABC):
                 out.append(a)
         return out
 
+    def sample_distinct(self, n: int, rng: random.Random, tries: int = 100) -> list[Assignment]:
+        """``n`` assignments drawn uniformly at random that decode to ``n`` distinct networks
+        (for spaces too large to enumerate); fewer only if the space has fewer."""
+        seen: set[str] = set()
+        out: list[Assignment] = []
+        misses = 0
+        while len(out) < n and misses < tries * n:
+            a = self.sample(rng)
+            h = self.decode(a).hash
+            if h in seen:
+                misses += 1
+                continue
+            seen.add(h)
+            out.append(a)
+        return out
+
     def neighbours(self, assignment: Mapping[str, Any]) -> Iterator[Assignment]:
         """Every assignment that differs from ``assignment`` in exactly one decision."""
         for d in self.decisions:
