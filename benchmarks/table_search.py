@@ -81,9 +81,23 @@ def run_one(table, label: str, seed: int, trials: int, work: Path) -> dict:
             "val": [r.accuracy for r in rows], "counts": summary.counts}
 
 
-def _init(proxy, warmup, screen) -> None:
+def parse_entries(items: list[str]) -> dict:
+    """``LABEL=CONTROLLER[:K=V,...]`` -> ``{LABEL: (CONTROLLER, {K: V})}``."""
+    from nas.options import parse_pairs
+    out = {}
+    for text in items:
+        label, sep, rest = text.partition("=")
+        if not sep:
+            raise SystemExit(f"--entry {text!r}: expected LABEL=CONTROLLER[:K=V,...]")
+        controller, _, opts = rest.partition(":")
+        out[label] = (controller, parse_pairs([o for o in opts.split(",") if o], "--entry"))
+    return out
+
+
+def _init(proxy, warmup, screen, extra) -> None:
     import torch
     torch.set_num_threads(1)
+    ENTRIES.update(extra)
     if proxy:
         ENTRIES.update(proxy_entries(proxy, warmup, screen))
 
@@ -165,11 +179,16 @@ def main(argv=None) -> int:
     ap.add_argument("--proxy-seeds", type=int, default=5, help="seeds of the proxy-assisted "
                     "searches (each scores hundreds of networks; the first of --seeds' seeds)")
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--entry", action="append", default=[], metavar="LABEL=CTRL[:K=V,...]",
+                    help="an extra controller configuration to run, e.g. "
+                    "'evo-p10s3=evolution:population=10,sample=3' (for tuning on seeds < 100)")
     ap.add_argument("--merge", action="store_true", help="keep the other controllers' results "
                     "already in OUT/table_search.json (same seeds and trials) and add or replace "
                     "the ones run now")
     args = ap.parse_args(argv)
     table = load_table(args.table)
+    extra = parse_entries(args.entry)
+    ENTRIES.update(extra)
     if args.proxy:
         ENTRIES.update(proxy_entries(args.proxy, args.warmup, args.screen))
     labels = args.only.split(",") if args.only else list(ENTRIES)
@@ -179,7 +198,7 @@ def main(argv=None) -> int:
         results = previous_results(Path(args.out) / "table_search.json", seeds, args.trials)
     with tempfile.TemporaryDirectory() as tmp, \
             ProcessPoolExecutor(args.jobs, initializer=_init,
-                                initargs=(args.proxy, args.warmup, args.screen)) as ex:
+                                initargs=(args.proxy, args.warmup, args.screen, extra)) as ex:
         for label in labels:        # the report is rewritten after each controller
             these = seeds if len(ENTRIES[label]) == 2 else seeds[: args.proxy_seeds]
             runs = list(ex.map(_run_job, [(args.table, label, sd, args.trials, tmp)
