@@ -81,6 +81,19 @@ def run_one(table, label: str, seed: int, trials: int, work: Path) -> dict:
             "val": [r.accuracy for r in rows], "counts": summary.counts}
 
 
+def split_labels(text: str) -> list[str]:
+    """Comma-separated labels; commas inside parentheses belong to the label."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [x for x in [*out, cur] if x]
+
+
 def parse_entries(items: list[str]) -> dict:
     """``LABEL=CONTROLLER[:K=V,...]`` -> ``{LABEL: (CONTROLLER, {K: V})}``."""
     from nas.options import parse_pairs
@@ -191,7 +204,10 @@ def main(argv=None) -> int:
     ENTRIES.update(extra)
     if args.proxy:
         ENTRIES.update(proxy_entries(args.proxy, args.warmup, args.screen))
-    labels = args.only.split(",") if args.only else list(ENTRIES)
+    labels = split_labels(args.only) if args.only else list(ENTRIES)
+    unknown = [x for x in labels if x not in ENTRIES]
+    if unknown:
+        raise SystemExit(f"--only: unknown {unknown}; known: {', '.join(ENTRIES)}")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     results, t0 = {}, time.time()
     if args.merge:
