@@ -109,6 +109,19 @@ def load(weights=None, map_location="cpu"):
 '''
 
 
+def checkpoint_bytes(genome: Genome, state_dict: dict, **extra) -> bytes:
+    """A nas checkpoint (``{"genome", "state_dict", "nas_version", **extra}``, the ``pt``
+    format) as bytes: what a trial sends back as its trained weights."""
+    import io
+    import torch
+    import nas
+    buf = io.BytesIO()
+    torch.save({"genome": genome.to_dict(),
+                "state_dict": {k: v.detach().cpu().contiguous() for k, v in state_dict.items()},
+                "nas_version": nas.__version__, **extra}, buf)
+    return buf.getvalue()
+
+
 def read_checkpoint(path: str | Path, flag: str = "checkpoint") -> dict:
     """The dict a ``torch.save`` file holds, read with ``weights_only=True`` (tensors and plain
     data only: nothing in the file is executed). The one checkpoint reader of the toolkit."""
@@ -180,9 +193,7 @@ def export(genome: Genome, fmt: str, out: str | Path, state_dict: dict | None = 
         load_weights(model, state_dict, "weights")
     example = torch.zeros(1, *genome.input)
     if fmt == "pt":
-        import nas
-        torch.save({"genome": genome.to_dict(), "state_dict": model.state_dict(),
-                    "nas_version": nas.__version__}, out)
+        out.write_bytes(checkpoint_bytes(genome, model.state_dict()))
         return [out]
     if fmt == "torchscript":
         with torch.no_grad():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -197,8 +197,21 @@ def make_report(dirs: list[str | Path], top: int = 10, out: str | Path | None = 
             s.close()
 
 
-def best_genome_of(root: str | Path) -> tuple[Genome, Path | None]:
-    """The best genome of an experiment directory (and its trained checkpoint if one exists)."""
+@dataclass(frozen=True)
+class TrainedWeights:
+    """The kept trained weights of one trial of an experiment (a nas ``pt`` checkpoint)."""
+
+    path: Path
+    trial: int
+    accuracy: float
+
+    def describe(self) -> str:
+        return f"trained weights of trial {self.trial}, val acc {self.accuracy:.4f}"
+
+
+def best_genome_of(root: str | Path) -> tuple[Genome, TrainedWeights | None]:
+    """The best genome of an experiment directory, and its trained weights when the search
+    kept them (the store decides: a file without a finished ok row is not trusted)."""
     root = Path(root)
     p = root / "best.json"
     if not p.is_file():
@@ -210,8 +223,23 @@ def best_genome_of(root: str | Path) -> tuple[Genome, Path | None]:
         genome = Genome.from_dict(doc["genome"])
     except (ValueError, KeyError) as e:
         raise NasError(f"{p}: not a best-genome file ({e})") from None
-    ckpt = root / "best.pt"
-    return genome, (ckpt if ckpt.is_file() else None)
+    return genome, trained_weights(root, doc.get("trial"))
+
+
+def trained_weights(root: str | Path, trial: int | None) -> TrainedWeights | None:
+    """The kept weights of trial ``trial`` of the experiment in ``root`` (None: untrained)."""
+    if trial is None or not (Path(root) / "trials.db").is_file():
+        return None
+    store = ExperimentStore.open(root)
+    try:
+        try:
+            row = store.row(int(trial))
+        except KeyError:
+            return None
+        path = store.weights_of(row)
+        return None if path is None else TrainedWeights(path, row.number, row.accuracy)
+    finally:
+        store.close()
 
 
 def plot_table(table, out: Path) -> list[Path]:

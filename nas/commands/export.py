@@ -26,8 +26,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from nas.export import export, load_checkpoint
-    genome, ckpt = resolve(args.source, parse_input(args.input), args.classes)
-    weights = args.weights or ckpt
+    genome, trained = resolve(args.source, parse_input(args.input), args.classes)
+    weights = args.weights or (trained.path if trained else None)
     state = None
     if weights:
         g2, model = load_checkpoint(weights)
@@ -36,7 +36,8 @@ def run(args) -> int:
                            f"not {genome.name} ({genome.hash})")
         state = model.state_dict()
     files = export(genome, args.format, args.out, state)
-    print(f"exported {genome.name} ({genome.hash}) as {args.format}"
-          f"{' with weights from ' + str(weights) if weights else ' (untrained weights)'}: "
+    how = f" with weights from {weights}" if args.weights else \
+        f" ({trained.describe()})" if trained else " (untrained weights)"
+    print(f"exported {genome.name} ({genome.hash}) as {args.format}{how}: "
           + ", ".join(map(str, files)))
     return 0
