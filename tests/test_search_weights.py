@@ -49,10 +49,19 @@ def _kept(root) -> tuple[set, set]:
     return {f.name for f in d.iterdir()} if d.is_dir() else set(), top
 
 
-def _export(root, out):
-    r = run_cli("export", str(root), "--format", "pt", "--out", str(out))
-    assert r.returncode == 0, r.stderr
-    return r.stdout
+def nas(capsys, *argv):
+    """``nas ARGV`` in this process (the installed command's parser and error handling; the
+    heavy imports paid once): (exit code, stdout, stderr)."""
+    from nas.cli import main
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _export(capsys, root, out):
+    code, stdout, err = nas(capsys, "export", root, "--format", "pt", "--out", out)
+    assert code == 0, err
+    return stdout
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +72,13 @@ def searched(tmp_path_factory):
     return root
 
 
-def test_export_ships_the_best_trials_weights_with_its_accuracy(searched, tmp_path):
+def test_export_ships_the_best_trials_weights_with_its_accuracy(searched, tmp_path, capsys):
     present, top = _kept(searched)
     assert present == top and len(top) == 2               # top-K pruning: exactly the 2 best
     s = _store(searched)
     best = s.best()
     s.close()
-    out = _export(searched, tmp_path / "best.pt")
+    out = _export(capsys, searched, tmp_path / "best.pt")
     m = re.search(r"\(trained weights of trial (\d+), val acc ([0-9.]+)\)", out)
     assert m and int(m.group(1)) == best.number, out
     acc = _val_accuracy(searched, tmp_path / "best.pt")
@@ -78,22 +87,23 @@ def test_export_ships_the_best_trials_weights_with_its_accuracy(searched, tmp_pa
     assert acc > 0.3
 
 
-def test_train_init_from_search_starts_from_the_kept_weights(searched, tmp_path):
-    r = run_cli("train", str(searched), "--init-from-search", "--steps", "1", "--lr", "1e-9",
-                "--json", "--threads", "1")
-    assert r.returncode == 0, r.stderr
-    assert "from the trained weights of trial" in r.stderr
+def test_train_init_from_search_starts_from_the_kept_weights(searched, capsys):
+    code, out, err = nas(capsys, "train", searched, "--init-from-search", "--steps", "1",
+                         "--lr", "1e-9", "--json", "--threads", "1")
+    assert code == 0, err
+    assert "from the trained weights of trial" in err
     import json
     s = _store(searched)
     best = s.best().accuracy
     s.close()
     # one step at lr 1e-9: the BN statistics move a little, the accuracy stays the search's
-    assert abs(json.loads(r.stdout)["metrics"]["accuracy"] - best) <= 0.05
-    r = run_cli("train", "alexnet", "--init-from-search")
-    assert r.returncode == 2 and "needs an experiment directory" in r.stderr
+    # (from a random initialisation it would be near chance, 0.1)
+    assert abs(json.loads(out)["metrics"]["accuracy"] - best) <= 0.05
+    code, _, err = nas(capsys, "train", "alexnet", "--init-from-search")
+    assert code == 2 and "needs an experiment directory" in err
 
 
-def test_kill_and_resume_keep_files_consistent_with_the_store(tmp_path):
+def test_kill_and_resume_keep_files_consistent_with_the_store(tmp_path, capsys):
     root = tmp_path / "exp"
     # the driver dies (os._exit) inside trial 3's evaluation: trial 3 stays `running`
     r = run_cli(*SEARCH, "--trials", "4", "--keep-weights", "2", "--out", str(root),
@@ -105,14 +115,12 @@ def test_kill_and_resume_keep_files_consistent_with_the_store(tmp_path):
     (w / "trial-3.pt").write_bytes(b"garbage")
     (w / "trial-9.pt.tmp").write_bytes(b"half")
     (w / "trial-77.pt").write_bytes(b"stale")
-    assert run_cli("export", str(root), "--format", "pt", "--out", str(tmp_path / "a.pt")
-                   ).returncode == 0                     # the store does not vouch for trial 3
-    r = run_cli("search", "--resume", str(root), "--quiet")
-    assert r.returncode == 0, r.stderr
+    code, _, err = nas(capsys, "search", "--resume", root, "--quiet")
+    assert code == 0, err
     present, top = _kept(root)
     assert present == top and len(top) == 2
     acc = _val_accuracy(root, tmp_path / "b.pt") if "trained weights" in _export(
-        root, tmp_path / "b.pt") else None
+        capsys, root, tmp_path / "b.pt") else None
     s = _store(root)
     best = s.best()
     s.close()
@@ -120,14 +128,33 @@ def test_kill_and_resume_keep_files_consistent_with_the_store(tmp_path):
     # a missing file only means "untrained"
     for f in w.iterdir():
         f.unlink()
-    assert "(untrained weights)" in _export(root, tmp_path / "c.pt")
+    assert "(untrained weights)" in _export(capsys, root, tmp_path / "c.pt")
 
 
-def test_keep_weights_zero_keeps_nothing(tmp_path):
+def test_keep_weights_zero_keeps_nothing(tmp_path, capsys):
     root = tmp_path / "none"
-    r = run_cli(*SEARCH, "--trials", "2", "--keep-weights", "0", "--out", str(root))
-    assert r.returncode == 0, r.stderr
+    code, _, err = nas(capsys, *SEARCH, "--trials", "2", "--keep-weights", "0", "--out", root)
+    assert code == 0, err
     assert not (root / "weights").exists() or not any((root / "weights").iterdir())
-    assert "(untrained weights)" in _export(root, tmp_path / "n.pt")
-    r = run_cli(*SEARCH, "--trials", "2", "--keep-weights", "-1", "--out", str(tmp_path / "x"))
-    assert r.returncode == 2 and "keep_weights: must be ≥ 0" in r.stderr
+    assert "(untrained weights)" in _export(capsys, root, tmp_path / "n.pt")
+    code, _, err = nas(capsys, *SEARCH, "--keep-weights", "-1", "--out", tmp_path / "x")
+    assert code == 2 and err == "nas: error: keep_weights: must be ≥ 0 (0: keep no weights), " \
+        "got -1\n"
+
+
+@pytest.mark.ray
+def test_ray_trials_send_their_weights_back(tmp_path, capsys):
+    """The weights of a Ray Tune trial reach the driver (final report, taken out of Tune's
+    result by a callback) and make the same exported accuracy."""
+    root = tmp_path / "ray"
+    code, _, err = nas(capsys, "search", "--space", "exhaustive", "--epochs", "1", "--quiet",
+                       "--trials", "2", "--workers", "2", "--keep-weights", "1", "--out", root)
+    assert code == 0, err
+    present, top = _kept(root)
+    assert present == top and len(top) == 1
+    out = _export(capsys, root, tmp_path / "r.pt")
+    assert "trained weights of trial" in out
+    s = _store(root)
+    best = s.best()
+    s.close()
+    assert abs(_val_accuracy(root, tmp_path / "r.pt") - best.accuracy) <= 1e-6
