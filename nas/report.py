@@ -6,7 +6,8 @@ directory (comparisons of several experiments into the first one, or ``out``):
 
 ``progress.png``  best-so-far validation accuracy vs trained trials, one line per experiment
 ``pareto.png``    accuracy vs FLOPs of every ok trial, the Pareto front, classic fixed points
-``best.png``      drawing of the best genome's distinct cells (``best.dot`` with ``dot=True``)
+``best.png``      the best genome's cells as the papers draw them (cell spaces), else (or with
+                  ``detail``) the op graph of its distinct blocks (``best.dot`` with ``dot=True``)
 ``report.html``   the leaderboard, the summary and the plots on one self-contained page
 """
 from __future__ import annotations
@@ -167,8 +168,11 @@ def write_html(summaries: list[dict], plots: list[Path], path: Path) -> Path:
 
 
 def make_report(dirs: list[str | Path], top: int = 10, out: str | Path | None = None,
-                dot: bool = False, fixed_points: FixedPoints = lambda store: {}) -> dict:
-    """Summaries of every experiment and the plots; returns a JSON-ready dict."""
+                dot: bool = False, fixed_points: FixedPoints = lambda store: {},
+                cells: Callable = lambda store, genome: None, detail: bool = False) -> dict:
+    """Summaries of every experiment and the plots; returns a JSON-ready dict. ``cells(store,
+    genome)``: the genome's cell diagrams by the experiment's space (``best.png`` draws them;
+    ``detail`` or None: the op graph)."""
     if not dirs:
         raise NasError("give at least one experiment directory")
     stores = [ExperimentStore.open(d) for d in dirs]
@@ -185,7 +189,8 @@ def make_report(dirs: list[str | Path], top: int = 10, out: str | Path | None = 
                 continue
             from nas.draw import draw, to_dot
             g = Genome.from_dict(best.genome)
-            png = draw(g, s.root / "best.png")
+            png = draw(g, s.root / "best.png", cells=None if detail else cells(s, g),
+                       detail=detail)
             if s.root == target:
                 plots.append(png)
             if dot:
