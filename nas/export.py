@@ -6,18 +6,87 @@
 ``onnx``        ``torch.onnx.export`` (opset 17, dynamic batch), checked with ``onnx.checker``.
 ``py``          generated source that rebuilds the network with only torch installed, plus its
                 weights next to it (``<name>.pt``): ``import m; net = m.load()``.
+
+**Optimized for inference** (:func:`optimize_model`; ``optimize=True``, the default for
+``torchscript`` and ``onnx``, opt-in for ``py``): eval mode, every batch-norm that directly
+follows a convolution whose output feeds only that batch-norm is folded into the convolution's
+weights and bias (``torch.nn.utils.fusion.fuse_conv_bn_eval``; into the last conv of a
+separable/factorized conv), dropout is removed (the genome IR has no drop-path op). Outputs
+equal the eval-mode network's within float rounding (≤ 1e-5 in the tests). A ``pt`` checkpoint
+is never optimized: it reloads into the genome's own network (and can be trained further).
 """
 from __future__ import annotations
 
 import inspect
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from nas.errors import NasError
 from nas.genome import Genome
 from nas.ops import OPS, Fn, Mod
 
 FORMATS = ("pt", "torchscript", "onnx", "py")
+#: formats optimized for inference unless ``optimize=False``
+OPTIMIZED_BY_DEFAULT = ("torchscript", "onnx")
+
+
+@dataclass(frozen=True)
+class Optimized:
+    """What :func:`optimize_model` changed: (conv path, folded batch-norm path) pairs and the paths
+    of the dropout modules removed."""
+
+    folded: tuple = ()
+    removed: tuple = ()
+
+    def describe(self) -> str:
+        return f"optimized: {len(self.folded)} conv+BN folded, {len(self.removed)} dropout removed"
+
+
+def optimize_model(model):
+    """(a copy of ``model`` ready for inference, :class:`Optimized`): eval mode, conv+BN folded
+    where the conv's output feeds only the BN, dropout removed. ``model`` is a
+    :func:`nas.builder.build` network (a ``torch.fx.GraphModule``); it is not changed."""
+    import copy
+    import torch.nn as nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    gm = copy.deepcopy(model).eval()
+    graph = gm.graph
+    folded, removed = [], []
+    for node in list(graph.nodes):
+        if node.op != "call_module":
+            continue
+        mod = gm.get_submodule(node.target)
+        if isinstance(mod, nn.Dropout):
+            node.replace_all_uses_with(node.args[0])
+            graph.erase_node(node)
+            removed.append(node.target)
+            continue
+        if not isinstance(mod, nn.BatchNorm2d) or not mod.track_running_stats:
+            continue
+        src = node.args[0]
+        if getattr(src, "op", None) != "call_module" or len(src.users) != 1:
+            continue
+        owner = gm.get_submodule(src.target)
+        if isinstance(owner, nn.Conv2d):
+            path = src.target
+        elif isinstance(getattr(owner, "output_conv", None), str):
+            path = f"{src.target}.{owner.output_conv}"
+        else:
+            continue
+        conv = gm.get_submodule(path)
+        if not isinstance(conv, nn.Conv2d) or conv.out_channels != mod.num_features:
+            continue
+        parent, _, leaf = path.rpartition(".")
+        setattr(gm.get_submodule(parent) if parent else gm, leaf, fuse_conv_bn_eval(conv, mod))
+        node.replace_all_uses_with(src)
+        graph.erase_node(node)
+        folded.append((path, node.target))
+    graph.lint()
+    gm.delete_all_unused_submodules()
+    gm.recompile()
+    return gm, Optimized(tuple(folded), tuple(removed))
 
 
 def _accessor(path: str) -> str:
@@ -36,8 +105,10 @@ def _ctor(spec: Mod) -> str:
     return f"{spec.cls}({', '.join(args)})"
 
 
-def to_source(genome: Genome) -> str:
-    """Python source of a module that rebuilds ``genome``'s network with only torch."""
+def to_source(genome: Genome, optimized: Optimized | None = None) -> str:
+    """Python source of a module that rebuilds ``genome``'s network with only torch
+    (``optimized``: the network :func:`optimize_model` made — folded BNs and dropout left out, the
+    convs they were folded into given a bias)."""
     import nas
     import nas.modules
     from nas.builder import build
@@ -49,10 +120,12 @@ def to_source(genome: Genome) -> str:
         cls = "Net"
     init, fwd = [], []
     names: dict[int, str] = {0: "x"}
+    gone = {bn for _, bn in optimized.folded} | set(optimized.removed) if optimized else set()
+    biased = [conv for conv, _ in optimized.folded] if optimized else []
     for n in genome.graph.nodes[1:]:
         made = OPS.get(n.op).module(n.in_shapes, n.shape, n.args)
         ins = ", ".join(names[i] for i in n.inputs)
-        if made is None:
+        if made is None or n.path in gone:
             names[n.index] = names[n.inputs[0]]
             continue
         v = names[n.index] = _var(n.path)
@@ -65,8 +138,10 @@ def to_source(genome: Genome) -> str:
                                                  "inplace": built.get_submodule(n.path).inplace})
             init.append(f"        _put(self, {n.path!r}, {_ctor(made)})")
             fwd.append(f"        {v} = {_accessor(n.path)}({ins})")
+    init += [f"        _bias(self, {p!r})" for p in biased]
     c, h, w = genome.input
-    return f'''"""{genome.name}: generated by nas {nas.__version__} from genome {genome.hash}.
+    note = f" Optimized for inference ({optimized.describe()[11:]})." if optimized else ""
+    return f'''"""{genome.name}: generated by nas {nas.__version__} from genome {genome.hash}.{note}
 Input N×{c}×{h}×{w}, {genome.num_classes} classes. Needs only torch:
 
     import this_module
@@ -84,6 +159,13 @@ def _put(root, path, module):
             root.add_module(p, nn.Module())
         root = getattr(root, p)
     root.add_module(leaf, module)
+
+
+def _bias(root, path):
+    """A zero bias on the conv at ``path`` (it holds a folded batch-norm's shift)."""
+    conv = root.get_submodule(path)
+    if conv.bias is None:
+        conv.bias = nn.Parameter(torch.zeros(conv.out_channels))
 
 
 class {cls}(nn.Module):
@@ -179,12 +261,22 @@ def load_weights(model, state_dict: dict, source: str) -> None:
     model.load_state_dict(state_dict, strict=True)
 
 
-def export(genome: Genome, fmt: str, out: str | Path, state_dict: dict | None = None) -> list[Path]:
-    """Write ``genome`` (with ``state_dict`` weights if given) in ``fmt``; returns the files."""
+def export(genome: Genome, fmt: str, out: str | Path, state_dict: dict | None = None,
+           optimize: bool | None = None,
+           on_optimized: Callable[[Optimized], None] | None = None) -> list[Path]:
+    """Write ``genome`` (with ``state_dict`` weights if given) in ``fmt``; returns the files.
+    ``optimize``: fold conv+BN and drop dropout (:func:`optimize_model`); None: the format's default
+    (:data:`OPTIMIZED_BY_DEFAULT`); a ``pt`` checkpoint cannot be optimized.
+    ``on_optimized(changes)``: told what the optimization changed."""
     import torch
     from nas.builder import build
     if fmt not in FORMATS:
         raise NasError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if optimize is None:
+        optimize = fmt in OPTIMIZED_BY_DEFAULT
+    if optimize and fmt == "pt":
+        raise NasError("--optimize does not apply to --format pt: a checkpoint reloads into "
+                       "the genome's own network (export torchscript, onnx or py for inference)")
     out = Path(out)
     if out.parent and not out.parent.exists():
         raise NasError(f"output directory {str(out.parent)!r} does not exist")
@@ -192,6 +284,11 @@ def export(genome: Genome, fmt: str, out: str | Path, state_dict: dict | None = 
     if state_dict is not None:
         load_weights(model, state_dict, "weights")
     example = torch.zeros(1, *genome.input)
+    changes = None
+    if optimize:
+        model, changes = optimize_model(model)
+        if on_optimized is not None:
+            on_optimized(changes)
     if fmt == "pt":
         out.write_bytes(checkpoint_bytes(genome, model.state_dict()))
         return [out]
@@ -214,7 +311,7 @@ def export(genome: Genome, fmt: str, out: str | Path, state_dict: dict | None = 
     # py
     if out.suffix != ".py" or not out.stem.isidentifier():
         raise NasError(f"--out for format py must be a Python module name ending in .py, got {str(out)!r}")
-    out.write_text(to_source(genome))
+    out.write_text(to_source(genome, changes))
     weights = out.with_suffix(".pt")
     torch.save(model.state_dict(), weights)
     return [out, weights]

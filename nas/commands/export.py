@@ -1,6 +1,7 @@
 """``nas export DIR|NAME|FILE --format pt|torchscript|onnx|py --out PATH``."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from nas.commands._common import parse_input, resolve
@@ -19,6 +20,10 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, metavar="PATH")
     p.add_argument("--weights", metavar="CKPT", help="a checkpoint from `nas train --out` / "
                    "`nas build --out` / `nas export --format pt` to take the weights from")
+    p.add_argument("--optimize", action=argparse.BooleanOptionalAction, default=None,
+                   help="for inference: fold conv+BN, remove dropout, eval mode (default: on "
+                   "for torchscript and onnx, off for py; never for pt, which reloads into the "
+                   "genome's network)")
     p.add_argument("--input", metavar="CxHxW")
     p.add_argument("--classes", type=int, metavar="K")
     p.set_defaults(func=run)
@@ -35,9 +40,11 @@ def run(args) -> int:
             raise NasError(f"--weights {weights!r} holds genome {g2.name} ({g2.hash}), "
                            f"not {genome.name} ({genome.hash})")
         state = model.state_dict()
-    files = export(genome, args.format, args.out, state)
+    changes = []
+    files = export(genome, args.format, args.out, state, optimize=args.optimize,
+                   on_optimized=changes.append)
     how = f" with weights from {weights}" if args.weights else \
         f" ({trained.describe()})" if trained else " (untrained weights)"
-    print(f"exported {genome.name} ({genome.hash}) as {args.format}{how}: "
-          + ", ".join(map(str, files)))
+    print(f"exported {genome.name} ({genome.hash}) as {args.format}{how}"
+          f"{', ' + changes[0].describe() if changes else ''}: " + ", ".join(map(str, files)))
     return 0
