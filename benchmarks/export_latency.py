@@ -5,16 +5,20 @@
 
 For each net, side by side and interleaved (every run times each variant once, in turn, so a
 busy machine slows all of them alike), batch 1 and batch 32 at 3×224×224, eval mode, no grad,
-``torch.set_num_threads(1)``; the median of the runs after two warm-up runs:
+``torch.set_num_threads(1)``; the median of the runs after the warm-up runs (2 at batch 1, 1
+at batch 32):
 
 ``torchvision``      ``torchvision.models.NAME(weights=None).eval()`` — the reference
 ``genome``           ``nas.build(get_net(NAME))`` in eval mode, not optimized (for reference)
-``optimized``        the same after :func:`nas.export.optimize_model` (conv+BN folded, dropout
-                     removed): what ``nas export --format py --optimize`` ships
-``torchscript``      ``nas export --format torchscript`` (optimized by default), reloaded with
-                     ``torch.jit.load``: the exported file as a user runs it
-``ts_frozen``        that file after ``torch.jit.freeze`` + ``torch.jit.optimize_for_inference``
-``optimized_cl``     ``optimized`` with channels-last weights and input (batch 32 only)
+``folded``           :func:`nas.export.optimize_model` with ``channels_last=False``: conv+BN
+                     folded, dropout removed (what was tried first)
+``optimized``        :func:`nas.export.optimize_model`: folded + channels-last weights — what
+                     ``nas export --format py --optimize`` ships
+``torchscript``      ``nas export --format torchscript`` (optimized by default: the above,
+                     traced and frozen), reloaded with ``torch.jit.load``: the exported file as
+                     a user runs it
+``ts_ofi``           that file after ``torch.jit.optimize_for_inference`` (MKL-DNN layouts;
+                     CPU-specific, so not what the export ships)
 
 Ratios are variant / torchvision (< 1: faster); the goal of issue #16 is ≤ 0.85 for the
 exported network. Writes ``benchmarks/results/export_latency.json`` and ``.md``.
@@ -50,18 +54,14 @@ def variants(name: str, batch: int, tmp: Path) -> dict:
     tv = getattr(torchvision.models, name)(weights=None).eval()
     g = get_net(name)
     net = build(g).eval()
+    folded, _ = optimize_model(net, channels_last=False)
     opt, changes = optimize_model(net)
     ts_path = tmp / f"{name}.ts"
     export(g, "torchscript", ts_path, net.state_dict())          # optimized by default
     ts = torch.jit.load(str(ts_path)).eval()
-    frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.load(str(ts_path))
-                                                               .eval()))
-    out = {"torchvision": (tv, None), "genome": (net, None), "optimized": (opt, None),
-           "torchscript": (ts, None), "ts_frozen": (frozen, None)}
-    if batch > 1:
-        import copy
-        cl = copy.deepcopy(opt).to(memory_format=torch.channels_last)
-        out["optimized_cl"] = (cl, lambda x: x.contiguous(memory_format=torch.channels_last))
+    ofi = torch.jit.optimize_for_inference(torch.jit.load(str(ts_path)).eval())
+    out = {"torchvision": (tv, None), "genome": (net, None), "folded": (folded, None),
+           "optimized": (opt, None), "torchscript": (ts, None), "ts_ofi": (ofi, None)}
     return out, changes
 
 
@@ -70,13 +70,14 @@ def measure(name: str, batch: int, runs: int, tmp: Path) -> dict:
     x = torch.randn(batch, *SHAPE)
     inputs = {k: (f(x) if f else x) for k, (_, f) in vs.items()}
     times: dict[str, list[float]] = {k: [] for k in vs}
+    warm = 2 if batch == 1 else 1
     with torch.inference_mode():
-        for r in range(runs + 2):
+        for r in range(runs + warm):
             for k, (m, _) in vs.items():
                 t = time.perf_counter()
                 m(inputs[k])
                 dt = time.perf_counter() - t
-                if r >= 2:
+                if r >= warm:
                     times[k].append(dt)
     med = {k: statistics.median(v) * 1000 for k, v in times.items()}
     ref = med["torchvision"]
@@ -89,8 +90,8 @@ def measure(name: str, batch: int, runs: int, tmp: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nets", default="resnet18,mobilenet_v2,densenet121")
-    ap.add_argument("--runs1", type=int, default=25, help="runs at batch 1")
-    ap.add_argument("--runs32", type=int, default=5, help="runs at batch 32")
+    ap.add_argument("--runs1", type=int, default=15, help="runs at batch 1")
+    ap.add_argument("--runs32", type=int, default=3, help="runs at batch 32")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "export_latency"))
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -116,7 +117,7 @@ def main() -> None:
 
 
 def markdown(doc: dict) -> str:
-    keys = ["genome", "optimized", "torchscript", "ts_frozen", "optimized_cl"]
+    keys = ["genome", "folded", "optimized", "torchscript", "ts_ofi"]
     lines = ["| net | batch | torchvision ms | " + " | ".join(f"{k} (ratio)" for k in keys)
              + " |", "|" + " --- |" * (3 + len(keys))]
     for r in doc["rows"]:

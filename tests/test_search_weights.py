@@ -137,6 +137,9 @@ def test_keep_weights_zero_keeps_nothing(tmp_path, capsys):
     assert code == 0, err
     assert not (root / "weights").exists() or not any((root / "weights").iterdir())
     assert "(untrained weights)" in _export(capsys, root, tmp_path / "n.pt")
+    code, _, err = nas(capsys, "train", root, "--init-from-search")
+    assert code == 2 and "kept no trained weights of its best trial" in err
+    assert len(err.strip().splitlines()) == 1
     code, _, err = nas(capsys, *SEARCH, "--keep-weights", "-1", "--out", tmp_path / "x")
     assert code == 2 and err == "nas: error: keep_weights: must be ≥ 0 (0: keep no weights), " \
         "got -1\n"

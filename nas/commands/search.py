@@ -192,7 +192,9 @@ def print_leaderboard(summary, title: str = "leaderboard") -> None:
     if summary.best is not None:
         print(f"best: trial {summary.best.number}, validation accuracy "
               f"{summary.best.accuracy:.4f} -> {root / 'best.json'}")
-    print(f"results: {root} (trials.db, config.yaml, best.json)")
+    kept = sorted((root / "weights").glob("trial-*.pt")) if (root / "weights").is_dir() else []
+    print(f"results: {root} (trials.db, config.yaml, best.json"
+          f"{f', weights/ of {len(kept)} trials' if kept else ''})")
     if not summary.finished:
         print(f"stopped before the budget ({c['trained']} trained); continue with: "
               f"nas search --resume {root}")
