@@ -43,6 +43,7 @@ class Optimized:
     folded: tuple = ()
     removed: tuple = ()
     channels_last: bool = False
+    not_inplace: tuple = ()      # in-place ops made out-of-place (their input is now shared)
 
     def describe(self) -> str:
         return (f"optimized: {len(self.folded)} conv+BN folded, {len(self.removed)} dropout "
@@ -60,15 +61,22 @@ def optimize_model(model, channels_last: bool = True):
     from torch.nn.utils.fusion import fuse_conv_bn_eval
     gm = copy.deepcopy(model).eval()
     graph = gm.graph
-    folded, removed = [], []
+    folded, removed, not_inplace = [], [], []
     for node in list(graph.nodes):
         if node.op != "call_module":
             continue
         mod = gm.get_submodule(node.target)
         if isinstance(mod, nn.Dropout):
-            node.replace_all_uses_with(node.args[0])
+            src = node.args[0]
+            node.replace_all_uses_with(src)
             graph.erase_node(node)
             removed.append(node.target)
+            if len(src.users) > 1:      # an in-place op after the dropout now shares its input
+                for u in src.users:
+                    m = gm.get_submodule(u.target) if u.op == "call_module" else None
+                    if getattr(m, "inplace", False):
+                        m.inplace = False
+                        not_inplace.append(u.target)
             continue
         if not isinstance(mod, nn.BatchNorm2d) or not mod.track_running_stats:
             continue
@@ -95,7 +103,7 @@ def optimize_model(model, channels_last: bool = True):
     gm.recompile()
     if channels_last:
         gm = gm.to(memory_format=torch.channels_last)
-    return gm, Optimized(tuple(folded), tuple(removed), channels_last)
+    return gm, Optimized(tuple(folded), tuple(removed), channels_last, tuple(not_inplace))
 
 
 def _accessor(path: str) -> str:
@@ -143,8 +151,9 @@ def to_source(genome: Genome, optimized: Optimized | None = None) -> str:
             fwd.append(f"        {v} = {made.name}({ins}{extra})")
         else:
             if "inplace" in made.kwargs:
-                made = Mod(made.cls, made.args, {**made.kwargs,
-                                                 "inplace": built.get_submodule(n.path).inplace})
+                inplace = built.get_submodule(n.path).inplace and not (
+                    optimized and n.path in optimized.not_inplace)
+                made = Mod(made.cls, made.args, {**made.kwargs, "inplace": inplace})
             init.append(f"        _put(self, {n.path!r}, {_ctor(made)})")
             fwd.append(f"        {v} = {_accessor(n.path)}({ins})")
     init += [f"        _bias(self, {p!r})" for p in biased]

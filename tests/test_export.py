@@ -170,3 +170,27 @@ def test_cli_exports_optimized_torchscript_and_py(tmp_path, trained):
         assert (net(x) - y).abs().max() <= 1e-5
     graph = str(ts.inlined_graph)
     assert "aten::_convolution" in graph and "batch_norm" not in graph   # folded, frozen
+
+
+def test_in_place_activation_after_dropout_never_overwrites_a_shared_value():
+    """Dropout returns its input itself in eval mode: an in-place ReLU after it would overwrite
+    the shortcut's value (builder), and removing the dropout must not make it do so (optimize)."""
+    from nas.export import optimize_model
+    from nas.genome import Cell, Node, Stage
+    g = Genome("t", (
+        Stage("s", Cell((Node("conv", "conv", ("x",), {"out_ch": 4, "kernel": 3}),
+                         Node("drop", "dropout", ("conv",), {"p": 0.5}),
+                         Node("relu", "relu", ("drop",)),
+                         Node("add", "add", ("relu", "conv")))), block_name=""),
+        Stage("", Cell((Node("gap", "gap"), Node("flatten", "flatten"),
+                        Node("fc", "linear", args={"out_ch": "K"}))), block_name="")),
+        (), (1, 8, 8), 3)
+    m = build(g).eval()
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        c = m.s.conv(x)
+        ref = m.fc(torch.flatten(m.gap(torch.relu(c) + c), 1))
+        assert (m(x) - ref).abs().max() <= 1e-6
+        opt, changes = optimize_model(m)
+        assert changes.removed == ("s.drop",)
+        assert (opt(x) - ref).abs().max() <= 1e-6
