@@ -44,10 +44,12 @@ class Optimized:
     removed: tuple = ()
     channels_last: bool = False
     not_inplace: tuple = ()      # in-place ops made out-of-place (their input is now shared)
+    adds_in_place: int = 0       # two-input adds summing into a fresh operand
 
     def describe(self) -> str:
         return (f"optimized: {len(self.folded)} conv+BN folded, {len(self.removed)} dropout "
-                f"removed{', channels-last' if self.channels_last else ''}")
+                f"removed{f', {self.adds_in_place} adds in place' if self.adds_in_place else ''}"
+                f"{', channels-last' if self.channels_last else ''}")
 
 
 def optimize_model(model, channels_last: bool = True):
@@ -98,12 +100,35 @@ def optimize_model(model, channels_last: bool = True):
         node.replace_all_uses_with(src)
         graph.erase_node(node)
         folded.append((path, node.target))
+    adds = _add_in_place(gm)
     graph.lint()
     gm.delete_all_unused_submodules()
     gm.recompile()
     if channels_last:
         gm = gm.to(memory_format=torch.channels_last)
-    return gm, Optimized(tuple(folded), tuple(removed), channels_last, tuple(not_inplace))
+    return gm, Optimized(tuple(folded), tuple(removed), channels_last, tuple(not_inplace), adds)
+
+
+def _add_in_place(gm) -> int:
+    """Turn ``add(a, b)`` into ``a.add_(b)`` where ``a`` is a fresh conv/BN/linear output that
+    nothing else reads (no new tensor per residual sum; outputs are unchanged)."""
+    import torch.nn as nn
+    import nas.modules
+    fresh = (nn.Conv2d, nn.BatchNorm2d, nn.Linear)
+    n = 0
+    for node in gm.graph.nodes:
+        if node.op != "call_function" or node.target is not nas.modules.add or \
+                len(node.args) != 2 or node.kwargs:
+            continue
+        for i, a in enumerate(node.args):
+            b = node.args[1 - i]
+            if getattr(a, "op", None) == "call_module" and len(a.users) == 1 and a is not b \
+                    and isinstance(gm.get_submodule(a.target), fresh):
+                node.target = nas.modules.add_
+                node.args = (a, b)
+                n += 1
+                break
+    return n
 
 
 def _accessor(path: str) -> str:

@@ -83,6 +83,12 @@ def add(*xs):
     return out
 
 
+def add_(x, y):
+    """``x + y`` into ``x`` (inference graphs, where ``x`` is a fresh value read by nothing
+    else: a residual sum without a new tensor, as torchvision's ``out += identity``)."""
+    return x.add_(y)
+
+
 def cat(*xs):
     return xs[0] if len(xs) == 1 else torch.cat(xs, 1)
 
