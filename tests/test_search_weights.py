@@ -67,7 +67,7 @@ def _export(capsys, root, out):
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
     root = tmp_path_factory.mktemp("w") / "exp"
-    r = run_cli(*SEARCH, "--trials", "5", "--keep-weights", "2", "--out", str(root))
+    r = run_cli(*SEARCH, "--trials", "4", "--keep-weights", "2", "--out", str(root))
     assert r.returncode == 0, r.stderr
     return root
 
@@ -106,7 +106,7 @@ def test_train_init_from_search_starts_from_the_kept_weights(searched, capsys):
 def test_kill_and_resume_keep_files_consistent_with_the_store(tmp_path, capsys):
     root = tmp_path / "exp"
     # the driver dies (os._exit) inside trial 3's evaluation: trial 3 stays `running`
-    r = run_cli(*SEARCH, "--trials", "4", "--keep-weights", "2", "--out", str(root),
+    r = run_cli(*SEARCH, "--trials", "3", "--keep-weights", "2", "--out", str(root),
                 env={"NAS_FAULT": "exit@3"})
     assert r.returncode != 0
     w = root / "weights"
