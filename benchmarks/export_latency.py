@@ -11,7 +11,7 @@ at batch 32):
 ``torchvision``      ``torchvision.models.NAME(weights=None).eval()`` — the reference
 ``genome``           ``nas.build(get_net(NAME))`` in eval mode, not optimized (for reference)
 ``folded``           :func:`nas.export.optimize_model` with ``channels_last=False``: conv+BN
-                     folded, dropout removed (what was tried first)
+                     folded, dropout removed, residual adds in place (what was tried first)
 ``optimized``        :func:`nas.export.optimize_model`: folded + channels-last weights — what
                      ``nas export --format py --optimize`` ships
 ``torchscript``      ``nas export --format torchscript`` (optimized by default: the above,
