@@ -1,7 +1,7 @@
 """After a search: the trained weights of the best K trials are kept, `nas export DIR` ships the
 best one's (its accuracy on the validation split is the stored one), `nas train DIR
 --init-from-search` starts from them, and a kill / --resume never leaves files the store does
-not vouch for."""
+not vouch for. (Weights from Ray trials: tests/test_report.py, whose search runs on Ray.)"""
 import re
 
 import pytest
@@ -144,20 +144,3 @@ def test_keep_weights_zero_keeps_nothing(tmp_path, capsys):
     assert code == 2 and err == "nas: error: keep_weights: must be ≥ 0 (0: keep no weights), " \
         "got -1\n"
 
-
-@pytest.mark.ray
-def test_ray_trials_send_their_weights_back(tmp_path, capsys):
-    """The weights of a Ray Tune trial reach the driver (final report, taken out of Tune's
-    result by a callback) and make the same exported accuracy."""
-    root = tmp_path / "ray"
-    code, _, err = nas(capsys, "search", "--space", "exhaustive", "--epochs", "1", "--quiet",
-                       "--trials", "2", "--workers", "2", "--keep-weights", "1", "--out", root)
-    assert code == 0, err
-    present, top = _kept(root)
-    assert present == top and len(top) == 1
-    out = _export(capsys, root, tmp_path / "r.pt")
-    assert "trained weights of trial" in out
-    s = _store(root)
-    best = s.best()
-    s.close()
-    assert abs(_val_accuracy(root, tmp_path / "r.pt") - best.accuracy) <= 1e-6
