@@ -12,7 +12,8 @@ ORDER = 60
 
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="export a genome's network (checkpoint, TorchScript, ONNX, .py)",
-                       description="Export the best genome of an experiment directory, or a "
+                       description="Export the best genome of an experiment directory (with "
+                       "the trained weights of its best trial when the search kept them), or a "
                        "named/file genome, as a state-dict checkpoint (pt), TorchScript, ONNX or a "
                        "standalone Python module that needs only torch (py).")
     p.add_argument("source", metavar="DIR|NAME|FILE")
@@ -21,8 +22,9 @@ def add_parser(sub) -> None:
     p.add_argument("--weights", metavar="CKPT", help="a checkpoint from `nas train --out` / "
                    "`nas build --out` / `nas export --format pt` to take the weights from")
     p.add_argument("--optimize", action=argparse.BooleanOptionalAction, default=None,
-                   help="for inference: fold conv+BN, remove dropout, eval mode (default: on "
-                   "for torchscript and onnx, off for py; never for pt, which reloads into the "
+                   help="for inference: eval mode, conv+BN folded, dropout removed, residual "
+                   "adds in place, channels-last weights, TorchScript frozen (default: on for "
+                   "torchscript and onnx, off for py; never for pt, which reloads into the "
                    "genome's network)")
     p.add_argument("--input", metavar="CxHxW")
     p.add_argument("--classes", type=int, metavar="K")
