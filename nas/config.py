@@ -83,7 +83,7 @@ class Execution:
 
 #: the keys a resume may change; every other key is the experiment's identity
 RESUMABLE = ("trials", "workers", "cpus_per_trial", "gpus_per_trial", "address",
-             "max_failures", "device", "top", "executor", "tensorboard", "out")
+             "max_failures", "device", "top", "executor", "tensorboard", "out", "keep_weights")
 
 SECTIONS = {"data": DataConfig, "budget": Budget, "recipe": Recipe, "execution": Execution}
 
@@ -122,6 +122,7 @@ class SearchConfig:
     # ---- output
     out: str | None = None
     top: int = 10
+    keep_weights: int = 5           # trained weights kept of the K best trials (0: none)
 
     def __post_init__(self):
         for name, cls in SECTIONS.items():
@@ -240,6 +241,7 @@ class SearchConfig:
         need(self.proxy_warmup >= 0, "proxy_warmup", "must be ≥ 0")
         need(self.proxy_screen >= 0, "proxy_screen", "must be ≥ 0")
         need(self.top >= 1, "top", "must be ≥ 1")
+        need(self.keep_weights >= 0, "keep_weights", "must be ≥ 0 (0: keep no weights)")
         for k, v in self.grid.items():
             if k not in GRID_KEYS:
                 raise NasError(f"grid: {k!r} cannot vary; settings that can: "

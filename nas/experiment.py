@@ -135,6 +135,35 @@ def fixed_point_hashes(store: ExperimentStore) -> dict[str, str]:
         return {}
 
 
+def cell_diagrams(genome: Genome, space: SearchSpace | None = None):
+    """The cells of ``genome`` as a space describes them (for :func:`nas.draw.draw`), or None
+    (draw the op graph). ``space``: the genome's space when known; else every registered space
+    (default options) that can describe cells is asked, the first answer wins."""
+    if space is not None:
+        return space.cell_diagrams(genome)
+    for name in SPACES.names():
+        factory = SPACES.get(name)
+        if getattr(factory, "cell_diagrams", SearchSpace.cell_diagrams) is \
+                SearchSpace.cell_diagrams:
+            continue
+        try:
+            found = factory().cell_diagrams(genome)
+        except Exception:  # noqa: BLE001 — a space that cannot read it has no answer
+            found = None
+        if found:
+            return found
+    return None
+
+
+def store_cell_diagrams(store: ExperimentStore, genome: Genome):
+    """:func:`cell_diagrams` of a genome of an experiment, by the experiment's space."""
+    try:
+        data = SimpleNamespace(shape=genome.input, num_classes=genome.num_classes)
+        return cell_diagrams(genome, make_space(store.config(), data))
+    except Exception:  # noqa: BLE001 — a report never fails because a space changed
+        return None
+
+
 def table_fixed_points(table) -> dict:
     """name -> {hash, accuracy, test_accuracy, rank} (None when absent) of the classic fixed
     points of a table's space, at the table's input size."""

@@ -8,6 +8,8 @@ import torch.nn as nn
 class SeparableConv2d(nn.Module):
     """Depthwise k×k then pointwise 1×1 (no activation between, as in Xception/NASNet)."""
 
+    output_conv = "pointwise"        # the conv whose output is the module's (BN folds into it)
+
     def __init__(self, in_ch, out_ch, kernel, stride, padding, dilation, bias):
         super().__init__()
         self.depthwise = nn.Conv2d(in_ch, in_ch, kernel, stride, padding, dilation, in_ch,
@@ -20,6 +22,8 @@ class SeparableConv2d(nn.Module):
 
 class FactorizedConv2d(nn.Module):
     """1×n conv then n×1 conv (Inception-v3 / NASNet factorisation)."""
+
+    output_conv = "conv_nx1"
 
     def __init__(self, in_ch, out_ch, n, stride, bias):
         super().__init__()
@@ -77,6 +81,12 @@ def add(*xs):
     for x in xs[1:]:
         out = out + x
     return out
+
+
+def add_(x, y):
+    """``x + y`` into ``x`` (inference graphs, where ``x`` is a fresh value read by nothing
+    else: a residual sum without a new tensor, as torchvision's ``out += identity``)."""
+    return x.add_(y)
 
 
 def cat(*xs):

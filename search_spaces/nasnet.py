@@ -410,7 +410,36 @@ class NasnetCellSpace(SearchSpace):
                 raise NotInSpaceError(f"stages[{j}] ({t.block_path(0) or 'head'}): its cell is "
                                       f"not the space's {what}{hint}")
 
-    def _parse_cell(self, kind: str, cell: Cell, stem: bool) -> Assignment:
+    def cell_diagrams(self, genome: Genome):
+        """NASNet's normal and reduction cells of ``genome`` as blocks (None when its cells are
+        not written in this space's layout)."""
+        from nas.space import CellBlock, CellDiagram
+        cells = dict(genome.cells)
+        out = []
+        for kind in CELLS:
+            key = next((k for k in (kind, kind + "_stem") if k in cells), None)
+            if key is None:
+                continue
+            try:
+                a = self._parse_cell(kind, cells[key], key.endswith("_stem"), concat="choice")
+            except NotInSpaceError:
+                return None
+            blocks, used = [], set()
+            for k in range(B):
+                f = {x: a[f"{kind}.block{k}.{x}"] for x in
+                     ("input_a", "op_a", "input_b", "op_b", "combine")}
+                blocks.append(CellBlock((f["input_a"], f["input_b"]), (f["op_a"], f["op_b"]),
+                                        f["combine"]))
+                used |= {f["input_a"], f["input_b"]}
+            states = (H1, H2) + tuple(f"block{k}" for k in range(B))
+            kept = tuple(s for s in states if s not in used or a.get(f"{kind}.concat.{s}"))
+            out.append(CellDiagram(kind, (H1, H2), tuple(blocks), kept,
+                                   "ops on h[i-1], h[i-2] have stride 2"
+                                   if kind == "reduction" else ""))
+        return tuple(out) or None
+
+    def _parse_cell(self, kind: str, cell: Cell, stem: bool,
+                    concat: str | None = None) -> Assignment:
         nodes = {n.name: n for n in cell.nodes}
         reduction = kind == "reduction"
         states = {H1: _State("conv_1x1.bn", "C", True),
@@ -429,7 +458,7 @@ class NasnetCellSpace(SearchSpace):
                     nodes, states, f"block{k}.{side}", want, reduction, f"{where}.op_{side}")
                 used.add(a[f"{where}.input_{side}"])
             states[f"block{k}"] = _State(f"block{k}", "C" if comb.op == "add" else "2C", False)
-        if self.options.concat == "choice":
+        if (concat or self.options.concat) == "choice":
             out = nodes.get(cell.output)
             entries = set(out.inputs) if out is not None and cell.output == "out" else {cell.output}
             for s in (H1, H2) + tuple(f"block{j}" for j in range(B - 1)):  # read, yet kept
