@@ -155,6 +155,20 @@ PUBLISHED: dict[str, Published] = {
         "Zoph et al., 'Learning Transferable Architectures', CVPR 2018, Table 2: NASNet-A "
         "(4 @ 1056) has 5.3M parameters and 564M mult-adds",
         params=5_300_000, params_tol=0.01, macs=564_000_000, macs_tol=0.005),
+    "amoebanet_a_mobile": Published(
+        "Real et al., 'Regularized Evolution for Image Classifier Architecture Search', AAAI "
+        "2019, Table 2: AmoebaNet-A (N=4, F=50) has 5.1M parameters and 555M mult-adds",
+        params=5_100_000, params_tol=0.01, macs=555_000_000, macs_tol=0.005,
+        facts=(("cell_0.block3.b.separable_1", "kernel", (5, 5)),
+               ("reduction_cell_1.block3.b.conv_1xn", "out_ch", 50)),
+        note="BN counted with scale and shift (the reference code trains no BN scale: "
+             "−18,003 trainable parameters)"),
+    "pnasnet5_mobile": Published(
+        "Liu et al., 'Progressive Neural Architecture Search', ECCV 2018, Table 5: PNASNet-5 "
+        "(N=3, F=54) has 5.1M parameters and 588M mult-adds",
+        params=5_100_000, params_tol=0.01, macs=588_000_000, macs_tol=0.005,
+        facts=(("cell_stem_1.block0.a.separable_1", "out_ch", 27),
+               ("cell_3.block1.a.separable_1", "kernel", (7, 7)))),
 }
 
 
