@@ -105,8 +105,10 @@ class NasnetOptions:
     preset: str = option("digits", "digits: small CPU network for 1×8×8 digits; mobile: "
                          "NASNet-A mobile's network (N=4, F=44, ImageNet 224, concat=choice); "
                          "amoeba-mobile: AmoebaNet-A mobile's (N=4, F=50); pnas-mobile: "
-                         "PNASNet-5 mobile's (N=3, F=54, stack=pnasnet)",
-                         ("digits", "mobile", "amoeba-mobile", "pnas-mobile"))
+                         "PNASNet-5 mobile's (N=3, F=54, stack=pnasnet); published: the "
+                         "digits network with concat=choice, where NASNet-A, AmoebaNet-A and "
+                         "PNASNet-5 are fixed points",
+                         ("digits", "mobile", "amoeba-mobile", "pnas-mobile", "published"))
     N: int = option(2, "normal cells per stage (between reduction cells)")
     F: int = option(8, "filters of the first stage's cells (doubled at each reduction)")
     reductions: int = option(2, "reduction cells; the network has reductions+1 stages")
@@ -132,6 +134,9 @@ PRESETS = {
     "mobile": {"N": 4, "F": 44, **_IMAGENET},
     "amoeba-mobile": {"N": 4, "F": 50, "factorized": "bottleneck", **_IMAGENET},
     "pnas-mobile": {"N": 3, "F": 54, "stack": "pnasnet", **_IMAGENET},
+    # the digits network of the default, with the published cells' output rule: NASNet-A,
+    # AmoebaNet-A and PNASNet-5 are its fixed points (the default keeps the paper's rule)
+    "published": {"concat": "choice"},
 }
 
 
@@ -542,7 +547,13 @@ class NasnetCellSpace(SearchSpace):
                 if o.concat != "choice":
                     mine = {k: v for k, v in dataclasses.asdict(o).items() if k != "preset"}
                     if NasnetCellSpace(**{**mine, "concat": "choice"}).encode(full) is not None:
-                        reason += " — in the space with --option concat=choice"
+                        read = "; ".join(f"{k}: {', '.join(v.also_concat)}"
+                                         for k, v in specs.items() if v.also_concat)
+                        reason = (f"it also concatenates states that blocks read ({read}), "
+                                  "which the paper's rule (concat=unused) cannot express — in "
+                                  "the space with --option concat=choice"
+                                  + (" (at these sizes: --option preset=published)"
+                                     if o == NasnetCellSpace().options else ""))
             out.append({"name": name, "source": f"nasnet-cell/{preset}", "genome": full,
                         "assignment": assignment, "reason": reason, "changes": changes})
             if assignment is None:
