@@ -17,7 +17,15 @@ The published NASNet-A cells do not follow the "unused only" rule literally: the
 also concatenates ``h[i-2]`` and the reduction cell block 1, although blocks read them (TF-slim
 ``used_hiddenstates``). ``--option concat=choice`` adds, per cell, one yes/no decision for each
 state a block can read (``h[i-1]``, ``h[i-2]``, blocks 0..3: "concatenate it anyway"), 62
-decisions in all; NASNet-A is a fixed point of that space (the ``mobile`` preset uses it).
+decisions in all; NASNet-A is a fixed point of that space (the ``mobile`` preset uses it), and
+so are AmoebaNet-A and PNASNet-5 (:data:`CELL_SPECS`), which read-and-concatenate too. The
+default keeps the paper's rule (measured in ``benchmarks/nasnet_concat_rule.py``); the preset
+``published`` is the default's digits network with ``concat=choice``, holding all three.
+
+Two options change how networks are built, never the decisions: ``factorized=bottleneck`` is
+AmoebaNet's reference implementation of the 1×n-then-n×1 ops (a 1×1 bottleneck to C/4 around
+them; preset ``amoeba-mobile``), ``stack=pnasnet`` counts the reduction cells among the 3N cells
+(PNASNet; preset ``pnas-mobile``).
 
 The network and the op implementations follow the paper's TF-slim code (``nasnet_utils``):
 ReLU-conv-BN ops; separable convs applied twice; pooling followed by a 1×1 conv only where the
