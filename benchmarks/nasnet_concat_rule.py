@@ -4,7 +4,7 @@
 
 The paper's rule (``concat=unused``: only states no block reads are concatenated) against
 ``concat=choice`` (a yes/no decision per readable state; NASNet-A, AmoebaNet-A and PNASNet-5
-need it). For each rule: parameters and conv/linear multiply-adds of 300 random networks at the
+need it; ENAS's cells follow the paper's rule). For each rule: parameters and conv/linear multiply-adds of 300 random networks at the
 digits preset (N=1, the searches' ``configs/digits-quick.yaml``), and the validation accuracy
 of ``--samples`` random networks and of the three published cells trained under the
 digits-quick recipe (``--epochs`` epochs, ``--seeds`` seeds). Under ``concat=unused`` the
@@ -78,7 +78,7 @@ def main() -> None:
         out["rules"][rule] = row
     Path(args.out + ".json").write_text(json.dumps(out, indent=1))
     lines = ["| rule | decisions | params median (p10–p90) | MACs median | random nets: mean val. acc "
-             "| NASNet-A / AmoebaNet-A / PNASNet-5 val. acc |", "|---|---:|---|---:|---:|---|"]
+             f"| {' / '.join(CELL_SPECS)} val. acc |", "|---|---:|---|---:|---:|---|"]
     for rule, row in out["rules"].items():
         t = row["trained"]
         rand = [v["accuracy"] for k, v in t.items() if k.startswith("random")]

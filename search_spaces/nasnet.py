@@ -104,8 +104,29 @@ _PNAS_CELL = ((H2, "sep_conv5x5", H2, "max_pool3x3", "add"),
 PNASNET_5 = {"normal": _PNAS_CELL, "normal.concat": ("block2",),
              "reduction": _PNAS_CELL, "reduction.concat": ("block2",)}
 
+#: ENAS's final CIFAR-10 cells (Pham et al., ICML 2018, Figs. 7-8; melodyguan/enas
+#: ``cifar10_micro_final.sh``: arc ``x_id x_op y_id y_op`` per node, 0 = h[i-2], 1 = h[i-1];
+#: ops 0 sep 3×3, 1 sep 5×5, 2 avg 3×3, 3 max 3×3, 4 identity; combine add). They concatenate
+#: only unread states: points of the paper's rule. ENAS's own network differs in details (see
+#: ``fixed_points``), so there is no ENAS net, only its cells in this space's networks.
+ENAS = {
+    "normal": ((H2, "avg_pool3x3", H2, "sep_conv3x3", "add"),
+               (H2, "identity", H2, "sep_conv5x5", "add"),
+               (H2, "identity", H1, "sep_conv5x5", "add"),
+               (H1, "sep_conv3x3", H2, "sep_conv5x5", "add"),
+               (H2, "avg_pool3x3", H1, "sep_conv5x5", "add")),
+    "normal.concat": (),
+    "reduction": ((H1, "sep_conv3x3", H1, "sep_conv3x3", "add"),
+                  (H2, "max_pool3x3", H2, "avg_pool3x3", "add"),
+                  (H1, "sep_conv5x5", "block1", "sep_conv5x5", "add"),
+                  (H1, "sep_conv3x3", H2, "identity", "add"),
+                  (H2, "max_pool3x3", H1, "sep_conv5x5", "add")),
+    "reduction.concat": (),
+}
+
 #: the published cells of this space: name -> cells (blocks + states concatenated although read)
-CELL_SPECS = {"nasnet_a": NASNET_A, "amoebanet_a": AMOEBANET_A, "pnasnet_5": PNASNET_5}
+CELL_SPECS = {"nasnet_a": NASNET_A, "amoebanet_a": AMOEBANET_A, "pnasnet_5": PNASNET_5,
+              "enas": ENAS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -529,12 +550,16 @@ class NasnetCellSpace(SearchSpace):
 
     # ---------------------------------------------------------------- fixed points
     def fixed_points(self) -> dict[str, Genome]:
-        """The published cells (:data:`CELL_SPECS`: NASNet-A, AmoebaNet-A, PNASNet-5) in this
-        space's network. All three also concatenate states that blocks read, so only a
-        ``concat=choice`` space holds them."""
-        if self.options.concat != "choice":
-            return {}
-        return {name: self.network(cell_specs(name), name) for name in CELL_SPECS}
+        """The published cells (:data:`CELL_SPECS`) in this space's network. NASNet-A,
+        AmoebaNet-A and PNASNet-5 also concatenate states that blocks read, so only a
+        ``concat=choice`` space holds them; ENAS's cells follow the paper's rule and are in
+        every space. (ENAS's own CIFAR network is not this network: its cells map h[i-1] with
+        a second 1×1 conv when its width differs, reduce an identity input at stride 2 with a
+        factorized reduction, and it has an auxiliary head; at N=5, F=36 this space's network
+        with the ENAS cells has 3,753,334 parameters, the paper reports 4.6M.)"""
+        return {name: self.network(cell_specs(name), name) for name, c in CELL_SPECS.items()
+                if self.options.concat == "choice" or not (c["normal.concat"]
+                                                           or c["reduction.concat"])}
 
     def projected_fixed_points(self) -> list[dict]:
         """Each published cell (a fixed point of its preset: NASNet-A of ``mobile``,

@@ -238,7 +238,11 @@ def test_space_options_for_the_published_networks():
 
 def test_the_default_space_keeps_the_paper_rule_and_points_to_the_published_cells():
     default = get_space("nasnet-cell")
-    assert len(default.decisions) == 50 and default.fixed_points() == {}
+    assert len(default.decisions) == 50 and list(default.fixed_points()) == ["enas"]
+    enas = default.fixed_points()["enas"]
+    assert default.decode(default.encode(enas)).hash == enas.hash
+    enas_net = get_space("nasnet-cell", {"N": 5, "F": 36, "input": "3x32x32"}).fixed_points()
+    assert cost(enas_net["enas"]).params == 3_753_334  # ENAS reports 4.6M for its own network
     published = get_space("nasnet-cell", {"preset": "published"})
     assert published.options.concat == "choice" and published.options.N == default.options.N
     fp = published.fixed_points()
@@ -248,7 +252,7 @@ def test_the_default_space_keeps_the_paper_rule_and_points_to_the_published_cell
     reasons = {p["name"]: p["reason"] for p in default.projected_fixed_points()}
     assert "preset=published" in reasons["amoebanet_a"] and "block0, block2" in reasons["amoebanet_a"]
     r = run_cli("spaces", "nasnet-cell")
-    assert r.returncode == 0 and "pnasnet_5: not here" in r.stdout
+    assert r.returncode == 0 and "fixed points: enas" in r.stdout
     r = run_cli("nets", "dpn*", "--json")
     rows = {d["name"]: d for d in json.loads(r.stdout)}
     assert rows["dpn92"]["params"] == 37_668_392 and rows["dpn92"]["reference"] == "published"
