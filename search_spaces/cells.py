@@ -203,8 +203,8 @@ def mbconv(*, t: Expr = "t", kernel: Expr = "k", se: Expr = 0.25, expand: bool =
     Table 1). Names: torchvision EfficientNet ``MBConv`` (``block.0`` expand, ``block.1``
     depthwise, ``block.2`` SE, ``block.3`` project; ``expand=False`` renumbers like torchvision
     for ``t == 1``). Expanded width ``make_divisible(cin·t, 8)``; SE squeeze ``max(1, int(cin·se))``
-    of the block *input*; residual where ``s == 1 and cin == C`` (stochastic depth is a training
-    regulariser and is the identity in eval mode; it is not part of the architecture)."""
+    of the block *input*; residual where ``s == 1 and cin == C`` (torchvision's stochastic depth is a training
+    regulariser, the identity in eval mode: add it with :func:`stochastic_depth`)."""
     hidden = f"make_divisible(cin * {_e(t)}, 8)"
     nodes, p = [], 0
     if expand:
