@@ -17,9 +17,14 @@ from nas.ops import OPS, Fn, Mod
 
 
 def instantiate(spec: Mod) -> nn.Module:
-    """Construct the module an op describes (``nn.X`` from torch.nn, else from nas.modules)."""
+    """Construct the module an op describes (``nn.X`` from torch.nn, ``torchvision.ops.X``,
+    else from nas.modules)."""
     owner, _, name = spec.cls.rpartition(".")
-    cls = getattr(nn if owner == "nn" else nas.modules, name)
+    if owner == "torchvision.ops":
+        import torchvision.ops
+        cls = getattr(torchvision.ops, name)
+    else:
+        cls = getattr(nn if owner == "nn" else nas.modules, name)
     return cls(*spec.args, **spec.kwargs)
 
 

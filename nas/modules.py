@@ -72,6 +72,50 @@ class Zero(nn.Module):
         return x.mul(0.0)
 
 
+class Join(nn.Module):
+    """FractalNet join: the mean of the inputs. Training only: local drop-path drops each
+    input with probability ``p`` (one draw per batch, at least one input kept); when
+    ``cols`` is set the last input is a :class:`DropTrigger` output and a batch it marks
+    global keeps only the input of the chosen column (zeros if this join has none)."""
+
+    def __init__(self, p, cols):
+        super().__init__()
+        self.p, self.cols = p, tuple(cols)
+
+    def forward(self, *xs):
+        col = -1
+        if self.cols:
+            *xs, trigger = xs
+            if self.training:
+                col = int(trigger.reshape(-1)[0])
+        if not self.training:
+            return torch.stack(xs).mean(0)
+        if col >= 0:
+            kept = [x for x, c in zip(xs, self.cols) if c == col]
+            return kept[0] if kept else xs[0].mul(0.0)
+        if self.p > 0:
+            keep = torch.rand(len(xs)) >= self.p
+            if not bool(keep.any()):
+                keep[int(torch.randint(len(xs), ()))] = True
+            xs = [x for x, k in zip(xs, keep.tolist()) if k]
+        return xs[0] if len(xs) == 1 else torch.stack(xs).mean(0)
+
+
+class DropTrigger(nn.Module):
+    """Per training batch: with probability ``p`` a column in 1..``columns`` for global
+    drop-path, else −1 (local drop-path); −1 in eval mode. One value per sample."""
+
+    def __init__(self, p, columns):
+        super().__init__()
+        self.p, self.columns = p, columns
+
+    def forward(self, x):
+        col = -1
+        if self.training and float(torch.rand(())) < self.p:
+            col = int(torch.randint(1, self.columns + 1, ()))
+        return x.new_full((x.shape[0], 1), float(col))
+
+
 def flatten(x):
     return x.flatten(1)
 

@@ -133,7 +133,8 @@ def _zoo_net(name):
 
 
 @pytest.mark.parametrize("name,folded,dropouts", [
-    ("resnet18", 20, 0), ("mobilenet_v2", 52, 1), ("densenet121", 59, 0), ("nasnet", 98, 1)])
+    ("resnet18", 20, 0), ("mobilenet_v2", 52, 1), ("densenet121", 59, 0), ("nasnet", 98, 1),
+    ("resnet110_sd", 109, 54)])                  # 54 drop-path (stochastic depth) removed
 def test_optimize_folds_conv_bn_and_keeps_the_eval_outputs(name, folded, dropouts):
     from nas.export import optimize_model
     g = _zoo_net(name)
@@ -142,7 +143,8 @@ def test_optimize_folds_conv_bn_and_keeps_the_eval_outputs(name, folded, dropout
     assert (len(changes.folded), len(changes.removed)) == (folded, dropouts)
     n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in opt.modules()) == n_bn - folded
-    assert not any(isinstance(m, torch.nn.Dropout) for m in opt.modules())
+    from torchvision.ops import StochasticDepth
+    assert not any(isinstance(m, (torch.nn.Dropout, StochasticDepth)) for m in opt.modules())
     assert not opt.training
     x = torch.randn(1, *g.input)
     with torch.no_grad():
