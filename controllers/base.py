@@ -113,6 +113,13 @@ class Controller(abc.ABC):
         """Assignments asked and not yet told (in flight), oldest first."""
         return [dict(a) for v in self._pending.values() for a in v]
 
+    def sample(self, rng: random.Random) -> Assignment:
+        """An assignment drawn from the controller's current distribution with the caller's
+        ``rng``, without asking: no bookkeeping, no dedup, the controller's state unchanged.
+        What weight-sharing training (ENAS) uses to pick the path of each step. Default:
+        uniform over each decision (a controller without a distribution)."""
+        return self.space.sample(rng)
+
     def warm_start_size(self) -> int:
         """How many good starting points the controller can use (a proxy warm-up queues this
         many): the first results it learns from. Default 10."""

@@ -78,6 +78,10 @@ def add_parser(sub) -> None:
                    "the proxy first and start the controller from the best")
     p.add_argument("--proxy-screen", type=int, metavar="M", help="evaluate only the best of "
                    "every M proposals by the proxy (the others are recorded, screened out)")
+    p.add_argument("--retrain", type=int, metavar="K", help="retrain the top K stand-alone "
+                   "after the search (default: the evaluator's; supernet 5, others 0)")
+    p.add_argument("--retrain-epochs", type=int, metavar="E", help="stand-alone budget of the "
+                   "retrained candidates (default 4)")
     p.add_argument("--scheduler", choices=("fifo", "asha"), help="asha: stop weak candidates "
                    "early on their per-epoch validation accuracy")
     p.add_argument("--resume", metavar="DIR", help="continue the experiment in DIR")
@@ -117,7 +121,7 @@ def config_from_args(args, extra: dict | None = None):
             if v is not None:
                 overrides[dest] = v
     for dest in ("space", "controller", "evaluator", "trials", "scheduler", "proxy",
-                 "proxy_warmup", "proxy_screen"):
+                 "proxy_warmup", "proxy_screen", "retrain", "retrain_epochs"):
         v = getattr(args, dest, None)
         if v is not None:
             overrides[dest] = v
