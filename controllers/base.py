@@ -120,6 +120,11 @@ class Controller(abc.ABC):
         uniform over each decision (a controller without a distribution)."""
         return self.space.sample(rng)
 
+    def entropy(self) -> float | None:
+        """The entropy of the controller's current distribution over assignments (nats), where
+        it has one (a report's learning curve). Default: None."""
+        return None
+
     def warm_start_size(self) -> int:
         """How many good starting points the controller can use (a proxy warm-up queues this
         many): the first results it learns from. Default 10."""

@@ -139,8 +139,12 @@ class SupernetEvaluator(Evaluator):
             return Result.failed(str(e))
         if not math.isfinite(loss):
             return Result.failed(f"non-finite validation loss of the child ({loss})")
-        return Result("ok", {"accuracy": acc, "loss": loss, "supernet_epochs": self.epoch,
-                             "eval_ms": 1000 * (time.perf_counter() - t0)})
+        metrics = {"accuracy": acc, "loss": loss, "supernet_epochs": self.epoch,
+                   "eval_ms": 1000 * (time.perf_counter() - t0)}
+        h = self.controller.entropy() if self.controller is not None else None
+        if h is not None:          # the controller's learning curve (nas report)
+            metrics["policy_entropy"] = h
+        return Result("ok", metrics)
 
     def _device_data(self, data, device):
         if self._dd is None or self._data_id is not data:

@@ -190,6 +190,15 @@ def print_leaderboard(summary, title: str = "leaderboard") -> None:
                   human(m.get("flops", 0)), f"{m.get('latency_ms', 0):.2f}",
                   f"{m.get('train_seconds', 0):.1f}", row.hash[:16])
     Console(width=110).print(t)
+    if summary.retrained:
+        t = Table(title="retrained stand-alone (top K by the search's estimate)")
+        for col in ("trial", "estimate", "stand-alone", "hash"):
+            t.add_column(col, justify="right")
+        for r in summary.retrained:
+            sa = r["standalone_accuracy"]
+            t.add_row(str(r["trial"]), f"{r['estimate']:.4f}",
+                      "failed" if sa is None else f"{sa:.4f}", r["hash"][:16])
+        Console(width=110).print(t)
     root = summary.root
     if summary.best is not None:
         print(f"best: trial {summary.best.number}, validation accuracy "
