@@ -52,8 +52,10 @@ class Supernet:
 
     # ------------------------------------------------------------------ children
     def child(self, genome: Genome) -> ChildNet:
-        """The child network of ``genome`` (memoised by genome hash)."""
-        h = genome.hash
+        """The child network of ``genome``, memoised by the genome's exact text (not by its
+        hash: isomorphic genomes hash equal but may name their nodes, and so their shared
+        modules, differently)."""
+        h = repr((genome.stages, genome.cells, genome.input, genome.num_classes))
         net = self._children.get(h)
         if net is None:
             if len(self._children) >= self._cache:
