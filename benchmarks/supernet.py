@@ -44,8 +44,11 @@ def _load() -> dict:
     return json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
 
 
-def _save(d: dict) -> None:
-    RESULTS.write_text(json.dumps(d, indent=1))
+def _save(d: dict, key: str) -> None:
+    """Write ``d[key]`` into the results file (re-read first: the parts run concurrently)."""
+    cur = _load()
+    cur[key] = d[key]
+    RESULTS.write_text(json.dumps(cur, indent=1))
 
 
 def _machine() -> dict:
@@ -147,7 +150,7 @@ def ranking(args) -> None:
                 rk["runs"][key] = r
                 print(key, r, flush=True)
                 rk["machine"] = _machine()
-                _save(res)
+                _save(res, "ranking")
 
 
 # ============================================================================ nasnet
@@ -218,7 +221,7 @@ def nasnet(args) -> None:
                          for e in log],
         "learning_curve": curve, "all_skip_share_per_slice": skip,
         "machine": _machine()}
-    _save(res)
+    _save(res, "nasnet")
     _plot_curve(rows, OUT / "supernet-reinforce.png")
     print(json.dumps({k: v for k, v in res["nasnet"].items() if k != "supernet_log"}, indent=1))
 
