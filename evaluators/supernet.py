@@ -28,8 +28,9 @@ weights (BN statistics recomputed on a few training batches first, by default). 
   then searches the trained supernet.
 * ``enas`` — Pham et al. 2018: training paths are drawn from the search's controller
   (:meth:`controllers.base.Controller.sample`: its current policy), and shared-weight epochs
-  alternate with controller steps: epoch e is trained before trial ``e·M`` where ``M =
-  ceil(trials / epochs)``; a child's reward is its accuracy on one validation batch.
+  alternate with controller steps: before trial n, ``ceil(n · epochs / trials)`` epochs are
+  trained (the last epoch before the last trial); a child's reward is its accuracy on one
+  validation batch of 64.
 
 Everything is deterministic for a seed (each epoch seeds its own generators), and
 ``DIR/supernet.pt`` — weights, BN statistics, momentum buffers, the epoch log and the
@@ -131,7 +132,7 @@ class SupernetEvaluator(Evaluator):
             dd = self._device_data(data, device)
             epochs = trial.budget.epochs or 1
             due = epochs if self.options.mode == "uniform" else \
-                min(epochs, 1 + (trial.number - 1) // math.ceil(self.trials / epochs))
+                min(epochs, math.ceil(trial.number * epochs / self.trials))
             while self.epoch < due:
                 self.train_epoch(dd, trial.seed, trial.recipe, epochs)
             acc, loss = self.score(trial.genome, dd, trial.seed, trial.number, trial.recipe)
