@@ -155,6 +155,12 @@ def test_enas_trains_through_the_controller(tmp_path):
     assert epochs == sorted(epochs) and epochs[0] == 1 and epochs[-1] == 2
     ck = torch.load(summary.root / "supernet.pt", weights_only=True)
     assert ck["controller"]["name"] == "reinforce" and ck["controller"]["n_updates"] >= 1
+    # nas report: the controller's learning curve (mean reward, policy entropy)
+    from nas.report import make_report
+    rep = make_report([summary.root])
+    curve = rep["experiments"][0]["learning_curve"]
+    assert len(curve) == 8 and all(p["entropy"] > 0 for p in curve)
+    assert (summary.root / "controller.png").is_file()
 
 
 @pytest.mark.parametrize("args,message", [
