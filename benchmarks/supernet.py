@@ -122,8 +122,8 @@ def ranking(args) -> None:
     truth = [table.final(h) for h, _ in rows]
     data = load_data(SearchConfig())
     res = _load()
-    rk = res.setdefault("ranking", {"networks": len(items), "epochs": args.epochs,
-                                    "enas_trials": args.trials, "runs": {}})
+    rk = res.setdefault(args.key, {"networks": len(items), "epochs": args.epochs,
+                                   "enas_trials": args.trials, "runs": {}})
     base = {"params": correlations([r["params"] for _, r in rows], truth),
             "flops": correlations([r["flops"] for _, r in rows], truth)}
     for k, name in (("params", "params"), ("flops", "flops")):
@@ -131,12 +131,12 @@ def ranking(args) -> None:
     rk["baselines_same_networks"] = base
     work = Path(args.work)
     for mode in args.modes.split(","):
-        for affine in (True, False):
+        for affine in [a == "true" for a in args.affine.split(",")]:
             run = work / f"exhaustive-{mode}-{'affine' if affine else 'noaffine'}"
             if not (run / "wall.txt").exists():
                 train_supernet(mode, affine, args.epochs, args.trials, work)
             ck = torch.load(run / "supernet.pt", weights_only=True)
-            for recal in (4, 0):
+            for recal in [int(r) for r in args.recal.split(",")]:
                 key = f"{mode}/affine={affine}/recalibrate={recal}"
                 if key in rk["runs"]:
                     continue
@@ -150,7 +150,7 @@ def ranking(args) -> None:
                 rk["runs"][key] = r
                 print(key, r, flush=True)
                 rk["machine"] = _machine()
-                _save(res, "ranking")
+                _save(res, args.key)
 
 
 # ============================================================================ nasnet
@@ -259,27 +259,34 @@ def _plot_curve(rows, path: Path) -> None:
 # ============================================================================ main
 
 
+def _ranking_md(rk) -> list:
+    if not rk:
+        return []
+    lines = []
+    b = rk["baselines_same_networks"]
+    lines += [f"## Ranking on `exhaustive` ({rk['networks']} networks of the table, supernet "
+              f"{rk['epochs']} epochs, ENAS {rk['enas_trials']} controller steps)", "",
+              "| supernet | Spearman ρ | Kendall τ | top-10% precision | mean supernet acc "
+              "| ms/child | train s |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for k, r in rk["runs"].items():
+        lines.append(f"| {k} | {r['spearman']} | {r['kendall']} | {r['top10_precision']} | "
+                     f"{r['mean_supernet_accuracy']} | {r['ms_per_child']} | "
+                     f"{r['train_seconds']} |")
+    for k in ("params", "flops"):
+        lines.append(f"| {k} (baseline, same networks) | {b[k]['spearman']} | "
+                     f"{b[k]['kendall']} | {b[k]['top10_precision']} | | | |")
+    lines.append(f"| jacob_cov (best proxy, all networks; proxies.json) | "
+                 f"{PROXIES['jacob_cov']} | | | | | |")
+    lines.append("")
+    return lines
+
+
 def write_md() -> None:
     res = _load()
     lines = ["# Supernet (weight sharing) benchmark", "",
              "`python benchmarks/supernet.py ranking|nasnet` — numbers in `supernet.json`.", ""]
-    rk = res.get("ranking")
-    if rk:
-        b = rk["baselines_same_networks"]
-        lines += [f"## Ranking on `exhaustive` ({rk['networks']} networks of the table, supernet "
-                  f"{rk['epochs']} epochs, ENAS {rk['enas_trials']} controller steps)", "",
-                  "| supernet | Spearman ρ | Kendall τ | top-10% precision | mean supernet acc "
-                  "| ms/child | train s |", "|---|---:|---:|---:|---:|---:|---:|"]
-        for k, r in rk["runs"].items():
-            lines.append(f"| {k} | {r['spearman']} | {r['kendall']} | {r['top10_precision']} | "
-                         f"{r['mean_supernet_accuracy']} | {r['ms_per_child']} | "
-                         f"{r['train_seconds']} |")
-        for k in ("params", "flops"):
-            lines.append(f"| {k} (baseline, same networks) | {b[k]['spearman']} | "
-                         f"{b[k]['kendall']} | {b[k]['top10_precision']} | | | |")
-        lines.append(f"| jacob_cov (best proxy, all networks; proxies.json) | "
-                     f"{PROXIES['jacob_cov']} | | | | | |")
-        lines.append("")
+    for key in ("ranking", "ranking_all"):
+        lines += _ranking_md(res.get(key))
     nn = res.get("nasnet")
     if nn:
         lines += ["## nasnet-cell / digits, ENAS with REINFORCE", "",
@@ -306,6 +313,9 @@ def main(argv=None) -> int:
     p.add_argument("--trials", type=int, default=300)
     p.add_argument("--networks", type=int, default=0, help="0: all networks of the table")
     p.add_argument("--modes", default="uniform,enas")
+    p.add_argument("--affine", default="true,false")
+    p.add_argument("--recal", default="4,0")
+    p.add_argument("--key", default="ranking", help="results key (ranking_all: all networks)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "supernet-bench"))
