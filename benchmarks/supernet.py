@@ -183,8 +183,12 @@ def nasnet(args) -> None:
         store.close()
     eval_ms = [r.result.get("eval_ms") for r in rows]
     # evaluations that did not train an epoch first: the child's own cost
-    pure = sorted(ms for r, ms in zip(rows, eval_ms)
-                  if ms is not None and r.result.get("supernet_epochs") is not None)
+    prev, pure = 0, []
+    for r, ms in zip(rows, eval_ms):
+        e = r.result.get("supernet_epochs")
+        if ms is not None and e == prev:
+            pure.append(ms)
+        prev = e
     log = ck["log"]
     sn_ips = statistics.median(e["images_per_s"] for e in log)
     # a stand-alone child of the same space: the median sampled child, trained 1 epoch
@@ -256,6 +260,55 @@ def _plot_curve(rows, path: Path) -> None:
     plt.close(fig)
 
 
+# ============================================================================ throughput
+
+
+def throughput(args) -> None:
+    """Uniform supernet on nasnet-cell/digits with the shipped defaults: training images/s,
+    child evaluations per hour (pool warm, each child new), a stand-alone child's images/s."""
+    import torch
+    torch.set_num_threads(args.threads)
+    from evaluators.base import EvaluationContext
+    from evaluators.supernet import SupernetEvaluator
+    from evaluators.train import train_model
+    from nas.config import Budget, Recipe, SearchConfig
+    from nas.experiment import load_data, make_space
+    cfg = SearchConfig(space="nasnet-cell")
+    data = load_data(cfg)
+    space = make_space(cfg, data)
+    recipe = Recipe(batch_size=args.batch)
+    ev = SupernetEvaluator()
+    ev.prepare(EvaluationContext(space, "digits", data))
+    dd = ev._device_data(data, "cpu")
+    log = [ev.train_epoch(dd, 0, recipe, args.epochs) for _ in range(args.epochs)]
+    rng = random.Random(1)
+    ms = []
+    for n in range(args.children):
+        g = ev.genome(space.sample(rng), data)
+        t = time.perf_counter()
+        ev.score(g, dd, 0, n, recipe)
+        ms.append(1000 * (time.perf_counter() - t))
+    sa = []
+    for seed in range(2):
+        g = space.decode(space.sample(random.Random(seed)))
+        _, r = train_model(g, Budget(epochs=1), data, 0, "cpu", recipe=recipe,
+                           threads=args.threads)
+        sa.append(r.get("steps") * args.batch / r.get("history")[0]["seconds"])
+    res = _load()
+    res["nasnet_throughput"] = {
+        "mode": "uniform", "options": "defaults (affine=false, recalibrate=4, whole val split)",
+        "batch": args.batch, "threads": args.threads, "epochs": args.epochs,
+        "supernet_images_per_s": round(statistics.median(e["images_per_s"] for e in log), 1),
+        "standalone_child_images_per_s": round(statistics.median(sa), 1),
+        "child_eval_ms_median": round(statistics.median(ms), 1),
+        "child_evaluations_per_hour": int(3600_000 / statistics.median(ms)),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "train_accuracy_per_epoch": [round(e["train_accuracy"], 4) for e in log],
+        "machine": _machine()}
+    _save(res, "nasnet_throughput")
+    print(json.dumps(res["nasnet_throughput"], indent=1))
+
+
 # ============================================================================ main
 
 
@@ -287,6 +340,17 @@ def write_md() -> None:
              "`python benchmarks/supernet.py ranking|nasnet` — numbers in `supernet.json`.", ""]
     for key in ("ranking", "ranking_all"):
         lines += _ranking_md(res.get(key))
+    tp = res.get("nasnet_throughput")
+    if tp:
+        lines += ["## nasnet-cell / digits, uniform supernet with the shipped defaults", "",
+                  f"- batch {tp['batch']}, {tp['threads']} thread(s), {tp['epochs']} epochs: "
+                  f"supernet training {tp['supernet_images_per_s']} images/s vs a stand-alone "
+                  f"child {tp['standalone_child_images_per_s']} images/s",
+                  f"- child evaluation (recalibration + whole validation split) "
+                  f"{tp['child_eval_ms_median']} ms median → {tp['child_evaluations_per_hour']:,} "
+                  f"per hour; peak RSS {tp['peak_rss_mb']} MB",
+                  f"- train accuracy per epoch: {tp['train_accuracy_per_epoch']}",
+                  f"- machine: {tp['machine']}", ""]
     nn = res.get("nasnet")
     if nn:
         lines += ["## nasnet-cell / digits, ENAS with REINFORCE", "",
@@ -308,7 +372,8 @@ def write_md() -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("part", choices=("ranking", "nasnet", "md"))
+    p.add_argument("part", choices=("ranking", "nasnet", "throughput", "md"))
+    p.add_argument("--children", type=int, default=40)
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--trials", type=int, default=300)
     p.add_argument("--networks", type=int, default=0, help="0: all networks of the table")
@@ -325,6 +390,8 @@ def main(argv=None) -> int:
         ranking(args)
     elif args.part == "nasnet":
         nasnet(args)
+    elif args.part == "throughput":
+        throughput(args)
     write_md()
     return 0
 

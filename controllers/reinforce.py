@@ -121,10 +121,15 @@ class Reinforce(Controller):
     def entropy(self) -> float:
         """The policy's entropy (nats, summed over decisions; Monte-Carlo over 64 draws)."""
         import torch
+        memo = getattr(self, "_entropy", None)
+        if memo is not None and memo[0] == self.n_updates:    # the policy changes per update
+            return memo[1]
         g = torch.Generator().manual_seed(0)
         with _one_thread(), torch.no_grad():
             tokens = torch.tensor(self.policy.sample(g, 64), dtype=torch.long)
-            return float(self.policy.evaluate(tokens)[1].mean())
+            h = float(self.policy.evaluate(tokens)[1].mean())
+        self._entropy = (self.n_updates, h)
+        return h
 
     def warm_start_size(self) -> int:
         return self.options.batch                # the first policy update's batch

@@ -174,7 +174,7 @@ class SupernetEvaluator(Evaluator):
         t0 = time.perf_counter()
         loss_sum = correct = seen = 0.0
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(hash_seed(f"{seed}:dropout:{e}"))
+            torch.default_generator.manual_seed(hash_seed(f"{seed}:dropout:{e}"))
             for k, (x, y) in enumerate(dd.train_batches(recipe.batch_size, gen)):
                 step = e * spe + k
                 lr = recipe.lr * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0)))
@@ -186,7 +186,7 @@ class SupernetEvaluator(Evaluator):
                 if not torch.isfinite(loss):
                     raise NasError(f"supernet training: non-finite loss in epoch {e + 1}")
                 loss.backward()
-                self.opt.step(lr)
+                self.opt.step(lr, net.pool_keys)
                 loss_sum += float(loss.detach()) * len(y)
                 correct += int((out.argmax(1) == y).sum())
                 seen += len(y)

@@ -23,9 +23,11 @@ class ChildNet(nn.Module):
     """One child of a :class:`Supernet`: the genome's lowered graph, run with shared modules
     registered under the builder's node paths (so ``state_dict`` names match ``build``)."""
 
-    def __init__(self, steps: list, output: int, n: int, named: dict[str, nn.Module]):
+    def __init__(self, steps: list, output: int, n: int, named: dict[str, nn.Module],
+                 keys: list[str]):
         super().__init__()
         self._steps, self._output, self._n = steps, output, n
+        self.pool_keys = keys           # the shared modules this child uses (its path)
         for path, module in named.items():
             _add_submodule(self, path, module)
 
@@ -88,13 +90,15 @@ class Supernet:
     def _make_child(self, genome: Genome) -> ChildNet:
         graph = genome.graph
         keyed = {n.index: (k, m) for n, k, m in self._module_nodes(genome)}
-        steps, named = [], {}
+        steps, named, keys = [], {}, []
         for n in graph.nodes[1:]:
             ins = tuple(n.inputs)
             if n.index in keyed:
                 key, spec = keyed[n.index]
                 module = self._module(key, spec)
                 named[n.path] = module
+                if key in self.pool:
+                    keys.append(key)
                 steps.append((n.index, module, ins))
                 continue
             m = OPS.get(n.op).module(n.in_shapes, n.shape, n.args)
@@ -103,16 +107,16 @@ class Supernet:
             else:
                 fn = getattr(nas.modules, m.name)
                 steps.append((n.index, (lambda *xs, fn=fn, extra=m.extra: fn(*xs, *extra)), ins))
-        return ChildNet(steps, graph.output, len(graph.nodes), named)
+        return ChildNet(steps, graph.output, len(graph.nodes), named, keys)
 
     def _module(self, key: str, spec) -> nn.Module:
         m = self.pool.get(key) or self._stateless.get(key)
         if m is not None:
             return m
         spec = self._adjust(spec)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(hashlib.sha1(f"{self.seed}:{key}".encode()).hexdigest()[:15],
-                                  16))
+        with torch.random.fork_rng(devices=[]):    # (the CPU generator only: torch.manual_seed
+            torch.default_generator.manual_seed(   # also queues CUDA/XPU seeding, ~1 ms each)
+                int(hashlib.sha1(f"{self.seed}:{key}".encode()).hexdigest()[:15], 16))
             m = instantiate(spec)
         if hasattr(m, "inplace"):
             m.inplace = False           # a shared module may read a value others read too
@@ -209,9 +213,10 @@ class SGD:
         self.buffers: dict[str, torch.Tensor] = {}
 
     @torch.no_grad()
-    def step(self, lr: float) -> None:
-        for key, m in self.net.pool.items():
-            for pname, p in m.named_parameters():
+    def step(self, lr: float, keys=None) -> None:
+        """One update of the modules ``keys`` (default: the whole pool) that have gradients."""
+        for key in (self.net.pool if keys is None else keys):
+            for pname, p in self.net.pool[key].named_parameters():
                 if p.grad is None:
                     continue
                 g = p.grad
