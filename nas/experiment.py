@@ -202,8 +202,14 @@ def plan_search(config: SearchConfig, data) -> Plan:
     fit = lambda g: fit_to_data(g, data)  # noqa: E731
     meta: dict = {}
 
+    constraints = Constraints.from_dict(config.constraints)
+
     def controller(root: Path, fresh: bool):
         c = make_controller(config, space, root)
+        if constraints:            # sample / mutate inside the caps, not reject blindly
+            from nas.constraints import cost_metrics
+            c.constrain(lambda a: constraints.violated_by(
+                cost_metrics(fit(space.decode_cached(a)))) is None)
         if fresh:
             warm_start(config, space, fit, c)
             if config.proxy_warmup:
@@ -214,7 +220,7 @@ def plan_search(config: SearchConfig, data) -> Plan:
         scorer = proxy_scorer(config, data)
         screen = Screen(config.proxy_screen, scorer, f"proxy_{config.proxy}")
     return Plan(f"{config.space} · {config.controller}", space, controller, fit, config.trials,
-                constraints=Constraints.from_dict(config.constraints), screen=screen, meta=meta)
+                constraints=constraints, screen=screen, meta=meta)
 
 
 _PROXY_MEMO: dict[tuple, float] = {}

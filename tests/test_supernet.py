@@ -216,3 +216,15 @@ def test_kill_9_during_supernet_training_resumes_to_the_same_results(tmp_path):
     p = run_cli("search", "--resume", str(killed), "--quiet")
     assert p.returncode == 0, p.stderr
     assert _results(killed) == _results(tmp_path / "ref")
+
+
+@pytest.mark.parametrize("controller", ["evolution", "reinforce"])
+def test_a_cap_that_admits_2_percent_samples_inside_it(tmp_path, controller):
+    """max_flops at the 2nd percentile of nasnet-cell's sampled FLOPs: the controller redraws
+    its proposals inside the cap, so every trial is trained and none is rejected."""
+    from nas.experiment import run_search
+    cfg = SearchConfig(space="nasnet-cell", controller=controller, evaluator="proxy:params",
+                       trials=6, constraints={"max_flops": 1_480_000}, out=str(tmp_path / "c"))
+    s = run_search(cfg)
+    assert s.finished and s.counts["ok"] == 6 and s.counts["rejected"] == 0
+    assert all(r.result.get("flops") <= 1_480_000 for r in s.leaderboard)
