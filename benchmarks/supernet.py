@@ -2,6 +2,7 @@
 
     python benchmarks/supernet.py ranking [--epochs 40] [--networks N] [--trials 300]
     python benchmarks/supernet.py nasnet  [--epochs 30] [--trials 400] [--batch 32]
+    python benchmarks/supernet.py throughput [--epochs 2] | long [--epochs 100 --batch 32]
 
 ``ranking`` (space ``exhaustive``, digits): trains a supernet through the real search
 (``nas search --evaluator supernet``) for each training mode (``uniform``: single-path
@@ -312,6 +313,46 @@ def throughput(args) -> None:
     print(json.dumps(res["nasnet_throughput"], indent=1))
 
 
+# ============================================================================ long
+
+
+def long(args) -> None:
+    """A longer uniform training of the nasnet-cell supernet (shipped options), then 20 random
+    children scored with inherited weights: does the supernet learn with more steps?"""
+    import torch
+    torch.set_num_threads(args.threads)
+    from evaluators.base import EvaluationContext
+    from evaluators.supernet import SupernetEvaluator
+    from nas.config import Recipe, SearchConfig
+    from nas.experiment import load_data, make_space
+    cfg = SearchConfig(space="nasnet-cell")
+    data = load_data(cfg)
+    space = make_space(cfg, data)
+    ev = SupernetEvaluator()
+    ev.prepare(EvaluationContext(space, "digits", data))
+    dd = ev._device_data(data, "cpu")
+    t0, log = time.time(), []
+    for _ in range(args.epochs):
+        log.append(ev.train_epoch(dd, 0, Recipe(batch_size=args.batch), args.epochs))
+        print(log[-1], flush=True)
+    rng = random.Random(5)
+    accs = [ev.score(ev.genome(space.sample(rng), data), dd, 0, n, Recipe())[0]
+            for n in range(20)]
+    res = _load()
+    res["nasnet_long"] = _long_result(args, log, accs, time.time() - t0)
+    _save(res, "nasnet_long")
+
+
+def _long_result(args, log, accs, seconds) -> dict:
+    return {"epochs": args.epochs, "batch": args.batch,
+            "steps": args.epochs * (1150 // args.batch), "seconds": round(seconds, 1),
+            "train_accuracy_every_10": [round(e["train_accuracy"], 3) for e in log[9::10]],
+            "train_loss_every_10": [round(e["train_loss"], 3) for e in log[9::10]],
+            "children_val_acc": [round(a, 3) for a in accs],
+            "command": f"python benchmarks/supernet.py long --epochs {args.epochs} "
+                       f"--batch {args.batch}", "machine": _machine()}
+
+
 # ============================================================================ main
 
 
@@ -354,6 +395,14 @@ def write_md() -> None:
                   f"per hour; peak RSS {tp['peak_rss_mb']} MB",
                   f"- train accuracy per epoch: {tp['train_accuracy_per_epoch']}",
                   f"- machine: {tp['machine']}", ""]
+    lg = res.get("nasnet_long")
+    if lg:
+        lines += ["## nasnet-cell / digits, a longer uniform training", "",
+                  f"- {lg['epochs']} epochs at batch {lg['batch']} ({lg['steps']} steps), "
+                  f"{lg['seconds']} s: training accuracy on the sampled paths per 10 epochs "
+                  f"{lg['train_accuracy_every_10']}, loss {lg['train_loss_every_10']}",
+                  f"- validation accuracy of 20 random children (recalibrated): "
+                  f"{lg['children_val_acc']}", f"- command: `{lg['command']}`", ""]
     nn = res.get("nasnet")
     if nn:
         lines += ["## nasnet-cell / digits, ENAS with REINFORCE", "",
@@ -375,7 +424,7 @@ def write_md() -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("part", choices=("ranking", "nasnet", "throughput", "md"))
+    p.add_argument("part", choices=("ranking", "nasnet", "throughput", "long", "md"))
     p.add_argument("--children", type=int, default=40)
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--trials", type=int, default=300)
@@ -395,6 +444,8 @@ def main(argv=None) -> int:
         nasnet(args)
     elif args.part == "throughput":
         throughput(args)
+    elif args.part == "long":
+        long(args)
     write_md()
     return 0
 
