@@ -438,6 +438,34 @@ def retrain_top(store: ExperimentStore, config: SearchConfig, k: int, data,
     return out
 
 
+def best_at_scale(root: str | os.PathLike, options: Mapping[str, Any]) -> dict:
+    """The best network of a finished search re-decoded in its space with other options (e.g.
+    ``preset=mobile``: the found cells in NASNet-A mobile's network), with its cost next to the
+    space's classic fixed points at that scale. Decisions the new options add get their first
+    choice (``concat=choice``: nothing concatenated beyond the paper's rule); decisions they
+    drop are ignored (noted in ``dropped``). Returns ``{genome, assignment, cost, classics,
+    dropped}``."""
+    from nas.constraints import cost_metrics
+    store = ExperimentStore.open(root)
+    try:
+        cfg, best = store.config(), store.best()
+    finally:
+        store.close()
+    if best is None:
+        raise NasError(f"{root}: no successful trial to export")
+    space = make_space(cfg.replace(options={**cfg.options, **dict(options)}))
+    names = {d.name for d in space.decisions}
+    dropped = sorted(k for k, v in best.assignment.items() if k not in names and v)
+    a = {d.name: best.assignment.get(d.name, d.choices[0]) for d in space.decisions}
+    genome = space.decode(a)
+    classics = {}
+    for p in space.projected_fixed_points():
+        if p["genome"] is not None:
+            classics[p["name"]] = cost_metrics(p["genome"])
+    return {"genome": genome, "assignment": a, "cost": cost_metrics(genome),
+            "classics": classics, "dropped": dropped}
+
+
 def _command(kind: str) -> str:
     return {"table": "table build"}.get(kind, kind)
 

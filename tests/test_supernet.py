@@ -228,3 +228,23 @@ def test_a_cap_that_admits_2_percent_samples_inside_it(tmp_path, controller):
     s = run_search(cfg)
     assert s.finished and s.counts["ok"] == 6 and s.counts["rejected"] == 0
     assert all(r.result.get("flops") <= 1_480_000 for r in s.leaderboard)
+
+
+def test_export_the_found_cells_at_mobile_scale(capsys, tmp_path):
+    """`nas export DIR -o preset=mobile`: the best cells of a digits search in NASNet-A
+    mobile's network, its params and mult-adds printed next to NASNet-A mobile's."""
+    from nas.cli import main
+    out = tmp_path / "s"
+    assert main(["search", "--space", "nasnet-cell", "--evaluator", "proxy:params", "--trials",
+                 "2", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(out), "-o", "preset=mobile", "--format", "pt",
+                 "--out", str(tmp_path / "m.pt")]) == 0
+    text = capsys.readouterr().out
+    assert "nasnet_a: 5.29M params, 573.43M mult-adds" in text
+    from nas.genome import Genome
+    from nas.constraints import cost_metrics
+    g = Genome.from_dict(torch.load(tmp_path / "m.pt", weights_only=True)["genome"])
+    assert g.input == (3, 224, 224) and g.num_classes == 1000
+    c = cost_metrics(g)
+    assert f"{c['params'] / 1e6:.2f}M params" in text.split(";")[0]
