@@ -402,7 +402,8 @@ def write_md() -> None:
                   f"{lg['seconds']} s: training accuracy on the sampled paths per 10 epochs "
                   f"{lg['train_accuracy_every_10']}, loss {lg['train_loss_every_10']}",
                   f"- validation accuracy of 20 random children (recalibrated): "
-                  f"{lg['children_val_acc']}", f"- command: `{lg['command']}`", ""]
+                  f"{lg['children_val_acc']}", f"- command: `{lg['command']}`",
+                  f"- machine: {lg['machine']}", ""]
     nn = res.get("nasnet")
     if nn:
         lines += ["## nasnet-cell / digits, ENAS with REINFORCE", "",
@@ -417,6 +418,9 @@ def write_md() -> None:
                       f"{p['trials']}: {p['mean_reward']}/{p['entropy']}"
                       for p in nn["learning_curve"]),
                   f"- all-skip share per slice: {nn['all_skip_share_per_slice']}",
+                  *([f"- epochs trained: {nn['epochs_trained']} (first version of the ENAS "
+                     f"schedule)"] if nn.get("epochs_trained") else []),
+                  *([f"- note: {nn['note']}"] if nn.get("note") else []),
                   f"- machine: {nn['machine']}", "",
                   "![REINFORCE on the supernet](supernet-reinforce.png)", ""]
     (OUT / "supernet.md").write_text("\n".join(lines))
