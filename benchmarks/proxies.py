@@ -11,6 +11,10 @@ validation and test accuracy (mean over seeds) over all networks and within the 
 validation accuracy, and the median CPU cost per network. Writes
 ``benchmarks/results/proxies.json`` (per proxy ``{"spearman", "kendall", "ms", …}``) and
 ``proxies.png``.
+
+Any other table (e.g. a sampled one, ``nas table build --space nasnet-cell --sample 200``) is
+scored the same way into ``proxies-NAME.json``, ``proxies-NAME.png`` and
+``proxies-scores-NAME.jsonl.gz``: a proxy that only works on one space should say so.
 """
 from __future__ import annotations
 
@@ -91,7 +95,8 @@ def main(argv=None) -> int:
     table = load_table(args.table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cache = out / "proxies-scores.jsonl.gz"
+    tag = "" if table.name == "exhaustive-digits" else f"-{table.name}"
+    cache = out / f"proxies-scores{tag}.jsonl.gz"
     done: dict[str, dict] = {}
     if cache.is_file():
         with gzip.open(cache, "rt") as f:
@@ -147,8 +152,8 @@ def main(argv=None) -> int:
               "score_seconds": round(time.time() - t0, 1),
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "load_avg_1m": round(os.getloadavg()[0], 2)}}
-    (out / "proxies.json").write_text(json.dumps(report, indent=1))
-    _plot(results, out / "proxies.png", table.name, len(hashes))
+    (out / f"proxies{tag}.json").write_text(json.dumps(report, indent=1))
+    _plot(results, out / f"proxies{tag}.png", table.name, len(hashes))
     print(f"{'proxy':<10} {'rho':>7} {'tau':>7} {'rho test':>9} {'rho top10%':>11} {'ms':>7}")
     for n, r in results.items():
         print(f"{n:<10} {r['spearman']!s:>7} {r['kendall']!s:>7} {r['test']['spearman']!s:>9} "

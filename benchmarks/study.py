@@ -58,11 +58,12 @@ FULL = Protocol(
     seeds=(0, 1, 2), val_fraction=0.75, batch_size=32, epochs=8, retrain_epochs=16)
 
 #: The same pipeline at toy budgets, for the test suite: one space, one seed, 3 trials, two
-#: controllers (each Ray Tune run costs seconds to start its workers: the runs are the cost).
+#: controllers, run in-process (each Ray Tune run costs seconds to start its workers; the Ray
+#: path of the same loop is covered by the search tests).
 TINY = Protocol(
     spaces=(SpacePlan("blocks", 3, capped=("random",)),),
     controllers={k: ENTRIES[k] for k in ("random", "optuna-tpe")},
-    seeds=(0,), val_fraction=0.5, batch_size=64, epochs=1, retrain_epochs=1)
+    seeds=(0,), val_fraction=0.5, batch_size=64, epochs=1, retrain_epochs=1, executor="local")
 
 
 def main(argv=None) -> int:

@@ -116,13 +116,14 @@ class Protocol:
     epochs: int = 4                 # search budget per candidate
     retrain_epochs: int = 16        # the longer budget of the final retraining
     workers: int = 2
+    executor: str = "ray"           # local: in-process, for the tiny pipeline (no Ray start-up)
 
     def config(self, **kw) -> SearchConfig:
         """The experiment config of a part of the study (keys by their flat names)."""
         return SearchConfig().replace(**{
             "dataset": self.dataset, "val_fraction": self.val_fraction,
             "batch_size": self.batch_size, "lr": self.lr, "epochs": self.epochs,
-            "workers": self.workers, "cpus_per_trial": 1, **kw})
+            "workers": self.workers, "cpus_per_trial": 1, "executor": self.executor, **kw})
 
     def budget(self) -> dict:
         """What every result of a work directory depends on (checked when continuing one)."""

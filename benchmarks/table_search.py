@@ -81,9 +81,36 @@ def run_one(table, label: str, seed: int, trials: int, work: Path) -> dict:
             "val": [r.accuracy for r in rows], "counts": summary.counts}
 
 
-def _init(proxy, warmup, screen) -> None:
+def split_labels(text: str) -> list[str]:
+    """Comma-separated labels; commas inside parentheses belong to the label."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [x for x in [*out, cur] if x]
+
+
+def parse_entries(items: list[str]) -> dict:
+    """``LABEL=CONTROLLER[:K=V,...]`` -> ``{LABEL: (CONTROLLER, {K: V})}``."""
+    from nas.options import parse_pairs
+    out = {}
+    for text in items:
+        label, sep, rest = text.partition("=")
+        if not sep:
+            raise SystemExit(f"--entry {text!r}: expected LABEL=CONTROLLER[:K=V,...]")
+        controller, _, opts = rest.partition(":")
+        out[label] = (controller, parse_pairs([o for o in opts.split(",") if o], "--entry"))
+    return out
+
+
+def _init(proxy, warmup, screen, extra) -> None:
     import torch
     torch.set_num_threads(1)
+    ENTRIES.update(extra)
     if proxy:
         ENTRIES.update(proxy_entries(proxy, warmup, screen))
 
@@ -165,16 +192,29 @@ def main(argv=None) -> int:
     ap.add_argument("--proxy-seeds", type=int, default=5, help="seeds of the proxy-assisted "
                     "searches (each scores hundreds of networks; the first of --seeds' seeds)")
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--entry", action="append", default=[], metavar="LABEL=CTRL[:K=V,...]",
+                    help="an extra controller configuration to run, e.g. "
+                    "'evo-p10s3=evolution:population=10,sample=3' (for tuning on seeds < 100)")
+    ap.add_argument("--merge", action="store_true", help="keep the other controllers' results "
+                    "already in OUT/table_search.json (same seeds and trials) and add or replace "
+                    "the ones run now")
     args = ap.parse_args(argv)
     table = load_table(args.table)
+    extra = parse_entries(args.entry)
+    ENTRIES.update(extra)
     if args.proxy:
         ENTRIES.update(proxy_entries(args.proxy, args.warmup, args.screen))
-    labels = args.only.split(",") if args.only else list(ENTRIES)
+    labels = split_labels(args.only) if args.only else list(ENTRIES)
+    unknown = [x for x in labels if x not in ENTRIES]
+    if unknown:
+        raise SystemExit(f"--only: unknown {unknown}; known: {', '.join(ENTRIES)}")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     results, t0 = {}, time.time()
+    if args.merge:
+        results = previous_results(Path(args.out) / "table_search.json", seeds, args.trials)
     with tempfile.TemporaryDirectory() as tmp, \
             ProcessPoolExecutor(args.jobs, initializer=_init,
-                                initargs=(args.proxy, args.warmup, args.screen)) as ex:
+                                initargs=(args.proxy, args.warmup, args.screen, extra)) as ex:
         for label in labels:        # the report is rewritten after each controller
             these = seeds if len(ENTRIES[label]) == 2 else seeds[: args.proxy_seeds]
             runs = list(ex.map(_run_job, [(args.table, label, sd, args.trials, tmp)
@@ -195,6 +235,17 @@ def main(argv=None) -> int:
                   f"{r['seconds_per_search']} s per search", flush=True)
             write(results, args, table, seeds, t0)
     return 0
+
+
+def previous_results(path: Path, seeds, trials: int) -> dict:
+    """The results of an earlier run to merge with, if it used the same seeds and trials."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    if old.get("trials") != trials or old.get("seeds") != list(seeds):
+        raise SystemExit(f"{path}: cannot merge: it has trials={old.get('trials')} seeds="
+                         f"{old.get('seeds')}, this run trials={trials} seeds={list(seeds)}")
+    return old["results"]
 
 
 def write(results: dict, args, table, seeds, t0: float) -> None:

@@ -15,6 +15,7 @@ unless one is already running in this process or an ``address`` is given (``ray 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -171,8 +172,10 @@ def run_trial(config: dict, data=None, evaluator=None) -> None:
     result = evaluator.evaluate(spec, data, device=config["device"], threads=config["threads"],
                                 callback=report)
     last = (result.get("history") or [{}])[-1]
+    weights = {"nas_weights": result.weights} if result.weights is not None else {}
     tune.report({**last, "accuracy": result.get("accuracy", 0.0), "epoch": last.get("epoch", 0),
-                 "nas_number": spec.number, "nas_result": json.dumps(result.to_dict())})
+                 "nas_number": spec.number, "nas_result": json.dumps(result.to_dict()),
+                 **weights})
 
 
 def trial_config(spec, execution) -> dict:
@@ -217,6 +220,7 @@ class LoopSearcher(Searcher):
         self.execution = execution
         self.numbers: dict[str, int] = {}      # Tune trial id -> our trial number
         self.crashed: dict[str, int] = {}      # ... of trials that errored (for ErrorNotes)
+        self.weights: dict[str, bytes] = {}    # ... -> trained weights (see _weights_callback)
 
     def suggest(self, trial_id: str):
         spec = self.loop.next_trial()
@@ -232,6 +236,7 @@ class LoopSearcher(Searcher):
     def on_trial_complete(self, trial_id: str, result: dict | None = None,
                           error: bool = False) -> None:
         number = self.numbers.pop(trial_id, None)
+        weights = self.weights.pop(trial_id, None)
         if number is None:
             return
         if error:
@@ -242,6 +247,8 @@ class LoopSearcher(Searcher):
             if result and "nas_result" not in result and "epoch" in result:
                 self.loop.on_epoch(number, result)     # the report the scheduler stopped it on
             res = result_from_report(result)
+            if weights is not None and res.ok:
+                res = dataclasses.replace(res, weights=weights)
         self.loop.complete(number, res, trial_id=trial_id)
 
     # Tune checkpoints the searcher with its experiment; the store stays the source of truth.
@@ -255,7 +262,23 @@ class LoopSearcher(Searcher):
         self.numbers = dict(state["numbers"])
 
     def __getstate__(self):       # Tune pickles its config; the live loop stays in the driver
-        return {k: v for k, v in self.__dict__.items() if k != "loop"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("loop", "weights")}
+
+
+def _weights_callback(searcher: LoopSearcher):
+    from ray.tune import Callback
+
+    class Weights(Callback):
+        """Takes a trial's trained weights (bytes, in its final report) out of the result
+        before Tune keeps it as the trial's ``last_result`` (Tune would hold every trial's
+        weights in memory and write them into its experiment state); the searcher hands them
+        to the loop with the trial's result."""
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            w = result.pop("nas_weights", None)
+            if w is not None:
+                searcher.weights[trial.trial_id] = w
+    return Weights()
 
 
 def _error_callback(searcher: LoopSearcher):
@@ -315,7 +338,8 @@ def execute(loop, evaluator, data, execution, root: Path, on_ready=None,
         trainable = tune.with_resources(
             tune.with_parameters(run_trial, data=data, evaluator=evaluator),
             {"cpu": x.cpus_per_trial, "gpu": x.gpus_per_trial})
-        callbacks = [_error_callback(searcher), *(_tensorboard() if tensorboard else [])]
+        callbacks = [_weights_callback(searcher), _error_callback(searcher),
+                     *(_tensorboard() if tensorboard else [])]
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,

@@ -18,6 +18,7 @@ trial from the ``NAS_FAULT`` environment variable (see ``nas.experiment``).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import traceback
@@ -34,6 +35,10 @@ from nas.result import Result
 
 class NonFiniteLoss(Exception):
     pass
+
+
+class BadInit(NasError):
+    """``init`` weights that do not fit the genome."""
 
 
 def evaluate(genome: Genome, budget: Budget = Budget(), data: Data | None = None, seed: int = 0,
@@ -61,16 +66,23 @@ class TrainEvaluator(Evaluator):
 
     def evaluate(self, trial, data, *, device: str = "cpu", threads: int | None = None,
                  callback: EpochCallback | None = None) -> Result:
-        return train_model(trial.genome, trial.budget, data, trial.seed, device,
-                           recipe=trial.recipe, callback=callback, threads=threads,
-                           fault=trial.fault, cost=trial.cost)[1]
+        model, result = train_model(trial.genome, trial.budget, data, trial.seed, device,
+                                    recipe=trial.recipe, callback=callback, threads=threads,
+                                    fault=trial.fault, cost=trial.cost)
+        if model is not None and result.ok and getattr(trial, "keep_weights", False):
+            from nas.export import checkpoint_bytes
+            result = dataclasses.replace(result, weights=checkpoint_bytes(
+                trial.genome, model.state_dict(), trial=trial.number))
+        return result
 
 
 def train_model(genome: Genome, budget: Budget = Budget(), data: Data | None = None,
                 seed: int = 0, device: str = "auto", *, recipe: Recipe = Recipe(),
                 callback: EpochCallback | None = None, threads: int | None = None,
-                fault: str | None = None, cost: dict | None = None):
+                fault: str | None = None, cost: dict | None = None, init: dict | None = None):
     """:func:`evaluate` that also returns the trained model: ``(model | None, Result)``.
+    ``init``: a state_dict to start from (e.g. a search's trained weights) instead of the
+    seed's random initialisation; it must fit the genome exactly (else a NasError).
     ``cost``: the genome's cost metrics when the caller computed them (a search does, once per
     candidate on the driver, for a genome it already fitted to the data)."""
     import torch
@@ -89,7 +101,9 @@ def train_model(genome: Genome, budget: Budget = Budget(), data: Data | None = N
         if cost is None:
             genome = fit_to_data(genome, data)
             info = cost_metrics(genome)
-        return _train(genome, budget, data, seed, dev, recipe, callback, fault, info)
+        return _train(genome, budget, data, seed, dev, recipe, callback, fault, info, init)
+    except BadInit:
+        raise                   # the caller's input, not the candidate's failure
     except NonFiniteLoss as e:
         return None, Result.failed(f"non-finite loss: {e}", **info)
     except Exception as e:  # noqa: BLE001 — every failure becomes a result, never a crash
@@ -119,7 +133,7 @@ def fit_to_data(genome: Genome, data: Data) -> Genome:
     return genome
 
 
-def _train(genome, budget, data, seed, dev, recipe, callback, fault, info) -> Result:
+def _train(genome, budget, data, seed, dev, recipe, callback, fault, info, init=None):
     import torch
     from nas.builder import build, count_params
     from nas.cost import check_fits
@@ -131,7 +145,14 @@ def _train(genome, budget, data, seed, dev, recipe, callback, fault, info) -> Re
         torch.backends.cudnn.benchmark = True
     dd = data.to(dev)
     check_fits(genome, batch=recipe.batch_size)    # refuse before allocating, not in it
-    model = build(genome).to(dev)
+    model = build(genome)
+    if init is not None:
+        from nas.export import load_weights
+        try:
+            load_weights(model, init, "initial weights")
+        except NasError as e:
+            raise BadInit(str(e)) from None
+    model = model.to(dev)
     fmt = torch.channels_last if recipe.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     info["params"] = count_params(model)

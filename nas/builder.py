@@ -17,9 +17,14 @@ from nas.ops import OPS, Fn, Mod
 
 
 def instantiate(spec: Mod) -> nn.Module:
-    """Construct the module an op describes (``nn.X`` from torch.nn, else from nas.modules)."""
+    """Construct the module an op describes (``nn.X`` from torch.nn, ``torchvision.ops.X``,
+    else from nas.modules)."""
     owner, _, name = spec.cls.rpartition(".")
-    cls = getattr(nn if owner == "nn" else nas.modules, name)
+    if owner == "torchvision.ops":
+        import torchvision.ops
+        cls = getattr(torchvision.ops, name)
+    else:
+        cls = getattr(nn if owner == "nn" else nas.modules, name)
     return cls(*spec.args, **spec.kwargs)
 
 
@@ -54,15 +59,22 @@ def build(genome: Genome, max_bytes: int | None = None) -> fx.GraphModule:
 def _safe_inplace(root: nn.Module, g: fx.Graph) -> None:
     """An in-place activation may only overwrite a value nothing else reads: turn ``inplace``
     off where the input is the network input, feeds other nodes too (a cell input read by
-    several branches, a residual shortcut) or is a view of such a value (a channel slice)."""
+    several branches, a residual shortcut) or is a view of such a value (a channel slice) —
+    also behind a dropout, which in eval mode returns its input itself."""
     for node in g.nodes:
         if node.op != "call_module" or not node.args:
             continue
         mod = root.get_submodule(node.target)
         src = node.args[0]
+        shared = False
+        # dropout returns its input itself in eval mode: look through it
+        while src.op == "call_module" and src.args and isinstance(
+                root.get_submodule(src.target), nn.Dropout):
+            shared = shared or len(src.users) > 1
+            src = src.args[0]
         view = src.op == "call_function" and src.target is nas.modules.channel_slice
-        if getattr(mod, "inplace", False) and (src.op == "placeholder" or len(src.users) > 1
-                                               or view):
+        if getattr(mod, "inplace", False) and (shared or src.op == "placeholder"
+                                               or len(src.users) > 1 or view):
             mod.inplace = False
 
 

@@ -83,7 +83,7 @@ class Execution:
 
 #: the keys a resume may change; every other key is the experiment's identity
 RESUMABLE = ("trials", "workers", "cpus_per_trial", "gpus_per_trial", "address",
-             "max_failures", "device", "top", "executor", "tensorboard", "out")
+             "max_failures", "device", "top", "executor", "tensorboard", "out", "keep_weights")
 
 SECTIONS = {"data": DataConfig, "budget": Budget, "recipe": Recipe, "execution": Execution}
 
@@ -120,9 +120,11 @@ class SearchConfig:
     seeds: list = field(default_factory=list)   # training seeds per network (first: all)
     seeds_sample: int | None = None  # networks trained with the further seeds (None: all)
     networks: int | None = None     # only the first N distinct networks (tests; None: all)
+    sample: int | None = None       # N distinct networks drawn at random instead (large spaces)
     # ---- output
     out: str | None = None
     top: int = 10
+    keep_weights: int = 5           # trained weights kept of the K best trials (0: none)
 
     def __post_init__(self):
         for name, cls in SECTIONS.items():
@@ -243,6 +245,7 @@ class SearchConfig:
         need(self.top >= 1, "top", "must be ≥ 1")
         need(self.retrain is None or self.retrain >= 0, "retrain", "must be ≥ 0 (or null)")
         need(self.retrain_epochs >= 1, "retrain_epochs", "must be ≥ 1")
+        need(self.keep_weights >= 0, "keep_weights", "must be ≥ 0 (0: keep no weights)")
         for k, v in self.grid.items():
             if k not in GRID_KEYS:
                 raise NasError(f"grid: {k!r} cannot vary; settings that can: "
@@ -260,6 +263,9 @@ class SearchConfig:
         if len(set(self.seeds)) != len(self.seeds):
             raise NasError(f"seeds: a seed is listed twice in {self.seeds!r}")
         need(self.networks is None or self.networks >= 1, "networks", "must be ≥ 1 (or null)")
+        need(self.sample is None or self.sample >= 1, "sample", "must be ≥ 1 (or null)")
+        need(self.networks is None or self.sample is None, "sample",
+             "give networks (the first N) or sample (N at random), not both")
         need(self.seeds_sample is None or self.seeds_sample >= 0, "seeds_sample",
              "must be ≥ 0 (or null: every network)")
         if d.input is not None:

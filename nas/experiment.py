@@ -140,6 +140,35 @@ def fixed_point_hashes(store: ExperimentStore) -> dict[str, str]:
         return {}
 
 
+def cell_diagrams(genome: Genome, space: SearchSpace | None = None):
+    """The cells of ``genome`` as a space describes them (for :func:`nas.draw.draw`), or None
+    (draw the op graph). ``space``: the genome's space when known; else every registered space
+    (default options) that can describe cells is asked, the first answer wins."""
+    if space is not None:
+        return space.cell_diagrams(genome)
+    for name in SPACES.names():
+        factory = SPACES.get(name)
+        if getattr(factory, "cell_diagrams", SearchSpace.cell_diagrams) is \
+                SearchSpace.cell_diagrams:
+            continue
+        try:
+            found = factory().cell_diagrams(genome)
+        except Exception:  # noqa: BLE001 — a space that cannot read it has no answer
+            found = None
+        if found:
+            return found
+    return None
+
+
+def store_cell_diagrams(store: ExperimentStore, genome: Genome):
+    """:func:`cell_diagrams` of a genome of an experiment, by the experiment's space."""
+    try:
+        data = SimpleNamespace(shape=genome.input, num_classes=genome.num_classes)
+        return cell_diagrams(genome, make_space(store.config(), data))
+    except Exception:  # noqa: BLE001 — a report never fails because a space changed
+        return None
+
+
 def table_fixed_points(table) -> dict:
     """name -> {hash, accuracy, test_accuracy, rank} (None when absent) of the classic fixed
     points of a table's space, at the table's input size."""
@@ -574,11 +603,13 @@ class Replicates(SearchSpace):
 
 
 def table_jobs(space: SearchSpace, seeds: list[int], sample: int | None,
-               rng_seed: int = 0, networks: int | None = None) -> list[dict]:
-    """Every distinct network of ``space`` (or the first ``networks``) with the first seed,
-    then the further seeds on all of them or on ``sample`` networks drawn at random (fixed by
-    ``rng_seed``)."""
-    reps = space.distinct_assignments()[:networks]
+               rng_seed: int = 0, networks: int | None = None,
+               draw: int | None = None) -> list[dict]:
+    """Every distinct network of ``space`` (or the first ``networks``, or ``draw`` distinct
+    networks drawn at random) with the first seed, then the further seeds on all of them or on
+    ``sample`` networks drawn at random (fixed by ``rng_seed``)."""
+    reps = space.sample_distinct(draw, random.Random(rng_seed)) if draw else \
+        space.distinct_assignments()[:networks]
     seeds = seeds or [0]
     jobs = [{**a, "seed": seeds[0]} for a in reps]
     if len(seeds) > 1:
@@ -593,7 +624,7 @@ def plan_table(config: SearchConfig, data) -> Plan:
     inner = make_space(config, data)
     space = Replicates(inner, config.seeds or [0])
     jobs = table_jobs(inner, config.seeds or [0], config.seeds_sample, config.seed,
-                      config.networks)
+                      config.networks, config.sample)
     return Plan(f"table · {inner.name} · {len(jobs)} trainings", space,
                 lambda root, fresh: Listed(space, jobs, seed=config.seed),
                 lambda g: fit_to_data(g, data), len(jobs),
@@ -647,6 +678,7 @@ def export_table(root: str | os.PathLike, name: str | None = None,
                          "budget": dataclasses.asdict(config.budget),
                          "recipe": dataclasses.asdict(config.recipe)},
             "seeds": config.seeds or [0], "seeds_sample": config.seeds_sample,
+            "sampled": config.sample,       # None: every distinct network (or the first N)
             "epochs": epochs, "networks": len(rows),
             "trainings": sum(len(r["runs"]) for r in rows.values()),
             "command": command or store.meta("command"),

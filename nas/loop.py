@@ -61,6 +61,7 @@ class TrialSpec:
     cost: dict = dataclasses.field(default_factory=dict)    # params, flops, memory_kb
     fault: str | None = None
     settings: dict = dataclasses.field(default_factory=dict)   # per-trial overrides (sweeps)
+    keep_weights: bool = False      # return the trained weights (Result.weights) if any
 
 
 class SearchLoop:
@@ -150,12 +151,19 @@ class SearchLoop:
         asks that were waiting for it)."""
         spec = self._in_flight.pop(number)
         self._by_hash.pop(_key(spec.hash, spec.settings), None)
+        keep = self.config.keep_weights
+        kept = result.weights is not None and result.ok and \
+            self.store.wants_weights(result.get("accuracy"), keep)
+        if kept:                  # the file first: a kill before the row leaves an orphan
+            self.store.save_weights(number, result.weights)
         history = self._history.pop(number, [])
         if history and "history" not in result.metrics:
             result = Result(result.status, {**result.metrics, "history": history}, result.error)
         result = _with_cost(result, spec.cost)
         self.controller.tell(spec.assignment, result)
         self.store.finish_trial(number, result, self.controller.state_dict(), trial_id=trial_id)
+        if kept:
+            self.store.prune_weights(keep)
         self._done += 1
         row = self.store.row(number)
         if row.accuracy is not None and (self.best is None or row.accuracy > self.best.accuracy):
@@ -242,7 +250,7 @@ class SearchLoop:
             recipe=dataclasses.replace(c.recipe, **{k: v for k, v in settings.items()
                                                     if k not in BUDGET_KEYS and k != "seed"}),
             cost=cost if cost is not None else self._cost(genome, h),
-            fault=self.faults.get(n), settings=dict(settings))
+            fault=self.faults.get(n), settings=dict(settings), keep_weights=c.keep_weights > 0)
 
     def _cost(self, genome: Genome, h: str) -> dict:
         """The cost model's totals, once per network."""
@@ -283,6 +291,7 @@ class SearchLoop:
                     self.controller.tell(r.assignment, r.result)
         self._done = self.store.counts()["trained"]
         self.best = self.store.best()
+        self.store.prune_weights(self.config.keep_weights)   # orphans of a kill, a smaller K
         for r in rows:
             if r.done:
                 continue

@@ -8,6 +8,8 @@ import torch.nn as nn
 class SeparableConv2d(nn.Module):
     """Depthwise k×k then pointwise 1×1 (no activation between, as in Xception/NASNet)."""
 
+    output_conv = "pointwise"        # the conv whose output is the module's (BN folds into it)
+
     def __init__(self, in_ch, out_ch, kernel, stride, padding, dilation, bias):
         super().__init__()
         self.depthwise = nn.Conv2d(in_ch, in_ch, kernel, stride, padding, dilation, in_ch,
@@ -20,6 +22,8 @@ class SeparableConv2d(nn.Module):
 
 class FactorizedConv2d(nn.Module):
     """1×n conv then n×1 conv (Inception-v3 / NASNet factorisation)."""
+
+    output_conv = "conv_nx1"
 
     def __init__(self, in_ch, out_ch, n, stride, bias):
         super().__init__()
@@ -68,6 +72,50 @@ class Zero(nn.Module):
         return x.mul(0.0)
 
 
+class Join(nn.Module):
+    """FractalNet join: the mean of the inputs. Training only: local drop-path drops each
+    input with probability ``p`` (one draw per batch, at least one input kept); when
+    ``cols`` is set the last input is a :class:`DropTrigger` output and a batch it marks
+    global keeps only the input of the chosen column (zeros if this join has none)."""
+
+    def __init__(self, p, cols):
+        super().__init__()
+        self.p, self.cols = p, tuple(cols)
+
+    def forward(self, *xs):
+        col = -1
+        if self.cols:
+            *xs, trigger = xs
+            if self.training:
+                col = int(trigger.reshape(-1)[0])
+        if not self.training:
+            return torch.stack(xs).mean(0)
+        if col >= 0:
+            kept = [x for x, c in zip(xs, self.cols) if c == col]
+            return kept[0] if kept else xs[0].mul(0.0)
+        if self.p > 0:
+            keep = torch.rand(len(xs)) >= self.p
+            if not bool(keep.any()):
+                keep[int(torch.randint(len(xs), ()))] = True
+            xs = [x for x, k in zip(xs, keep.tolist()) if k]
+        return xs[0] if len(xs) == 1 else torch.stack(xs).mean(0)
+
+
+class DropTrigger(nn.Module):
+    """Per training batch: with probability ``p`` a column in 1..``columns`` for global
+    drop-path, else −1 (local drop-path); −1 in eval mode. One value per sample."""
+
+    def __init__(self, p, columns):
+        super().__init__()
+        self.p, self.columns = p, columns
+
+    def forward(self, x):
+        col = -1
+        if self.training and float(torch.rand(())) < self.p:
+            col = int(torch.randint(1, self.columns + 1, ()))
+        return x.new_full((x.shape[0], 1), float(col))
+
+
 def flatten(x):
     return x.flatten(1)
 
@@ -77,6 +125,12 @@ def add(*xs):
     for x in xs[1:]:
         out = out + x
     return out
+
+
+def add_(x, y):
+    """``x + y`` into ``x`` (inference graphs, where ``x`` is a fresh value read by nothing
+    else: a residual sum without a new tensor, as torchvision's ``out += identity``)."""
+    return x.add_(y)
 
 
 def cat(*xs):

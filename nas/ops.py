@@ -46,7 +46,7 @@ class OpShapeError(ValueError):
 
 @dataclass(frozen=True)
 class Param:
-    kind: str  # int | int2 | float | bool | str
+    kind: str  # int | int2 | ints | float | bool | str
     default: Any = REQUIRED
     choices: tuple = ()
     doc: str = ""
@@ -108,6 +108,11 @@ def _check_kind(op: str, name: str, p: Param, v: Any) -> Any:
             return (int(v[0]), int(v[1]))
         if isinstance(v, int) and not isinstance(v, bool):
             return (v, v)
+        raise bad
+    if p.kind == "ints":
+        if isinstance(v, (list, tuple)) and all(
+                isinstance(x, int) and not isinstance(x, bool) for x in v):
+            return tuple(int(x) for x in v)
         raise bad
     if p.kind == "float":
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -397,6 +402,23 @@ op("linear", "linear", {"out_ch": Param("int"), "bias": Param("bool", True)},
 op("dropout", "reg", {"p": Param("float", 0.5)}, infer=_same,
    make=lambda i, o, a: Mod("nn.Dropout", (a["p"],)),
    doc="dropout")
+
+
+def _prob(name):
+    def infer(i, a):
+        if not 0.0 <= a["p"] <= 1.0:
+            raise OpShapeError(f"{name} probability p must be in [0, 1], got {a['p']}")
+        return tuple(i[0])
+    return infer
+
+
+op("drop_path", "reg", {"p": Param("float", 0.0, doc="drop probability (1 − survival)"),
+                        "mode": Param("str", "row", ("row", "batch"))},
+   infer=_prob("drop_path"),
+   make=lambda i, o, a: Mod("torchvision.ops.StochasticDepth", (a["p"], a["mode"])),
+   doc="stochastic depth / drop-path (Huang et al. 2016): in training, zero the input per "
+       "sample (row) or per batch with probability p and scale survivors by 1/(1−p); the "
+       "identity in eval mode. Put it on a residual branch before the add")
 op("flatten", "shape", {}, infer=lambda i, a: (_numel(i[0]),),
    make=lambda i, o, a: Fn("flatten"), doc="flatten C×H×W to a vector")
 op("identity", "shape", {}, infer=_same, make=lambda i, o, a: None, doc="identity")
@@ -437,6 +459,47 @@ def _add_infer(i, a):
 
 op("add", "merge", {}, arity=(2, None), infer=_add_infer,
    make=lambda i, o, a: Fn("add"), doc="element-wise sum")
+
+
+def _join_infer(i, a):
+    if not 0.0 <= a["p"] < 1.0:
+        raise OpShapeError(f"join drop probability p must be in [0, 1), got {a['p']}")
+    xs = i[:-1] if a["cols"] else i
+    if a["cols"]:
+        if len(a["cols"]) != len(xs) or len(i[-1]) != 1:
+            raise OpShapeError(f"join with cols {list(a['cols'])} takes {len(a['cols'])} "
+                               "feature maps then a drop_trigger, got "
+                               + ", ".join("×".join(map(str, s)) for s in i))
+    if len(xs) < 1 or any(s != xs[0] for s in xs[1:]):
+        raise OpShapeError("join needs inputs of one shape, got "
+                           + ", ".join("×".join(map(str, s)) for s in xs))
+    return tuple(xs[0])
+
+
+op("join", "merge",
+   {"p": Param("float", 0.0, doc="local drop-path: each input dropped with probability p "
+                                 "(at least one kept), per batch, in training only"),
+    "cols": Param("ints", (), doc="the column of each input (then the last input is a "
+                                  "drop_trigger): global drop-path keeps one column")},
+   arity=(2, None), infer=_join_infer,
+   make=lambda i, o, a: Mod("Join", (a["p"], a["cols"])),
+   doc="FractalNet join (Larsson et al. 2017): element-wise mean of its inputs; in training "
+       "with drop-path (local: inputs dropped at random; global: one column kept)")
+
+
+def _trigger_infer(i, a):
+    if not 0.0 <= a["p"] <= 1.0 or a["columns"] < 1:
+        raise OpShapeError(f"drop_trigger needs p in [0, 1] and columns ≥ 1, got p={a['p']}, "
+                           f"columns={a['columns']}")
+    return (1,)
+
+
+op("drop_trigger", "reg", {"p": Param("float", 0.5, doc="probability of a global-drop batch"),
+                           "columns": Param("int", doc="number of columns to pick from")},
+   infer=_trigger_infer, make=lambda i, o, a: Mod("DropTrigger", (a["p"], a["columns"])),
+   doc="FractalNet global drop-path: per training batch, with probability p, the column "
+       "(1..columns) every join of the block keeps; else −1 (local drop-path). Always −1 in "
+       "eval mode. Its output (one number per sample) feeds the joins of one block")
 
 
 def _concat_infer(i, a):

@@ -6,7 +6,8 @@ directory (comparisons of several experiments into the first one, or ``out``):
 
 ``progress.png``  best-so-far validation accuracy vs trained trials, one line per experiment
 ``pareto.png``    accuracy vs FLOPs of every ok trial, the Pareto front, classic fixed points
-``best.png``      drawing of the best genome's distinct cells (``best.dot`` with ``dot=True``)
+``best.png``      the best genome's cells as the papers draw them (cell spaces), else (or with
+                  ``detail``) the op graph of its distinct blocks (``best.dot`` with ``dot=True``)
 ``report.html``   the leaderboard, the summary and the plots on one self-contained page
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -212,8 +213,11 @@ def write_html(summaries: list[dict], plots: list[Path], path: Path) -> Path:
 
 
 def make_report(dirs: list[str | Path], top: int = 10, out: str | Path | None = None,
-                dot: bool = False, fixed_points: FixedPoints = lambda store: {}) -> dict:
-    """Summaries of every experiment and the plots; returns a JSON-ready dict."""
+                dot: bool = False, fixed_points: FixedPoints = lambda store: {},
+                cells: Callable = lambda store, genome: None, detail: bool = False) -> dict:
+    """Summaries of every experiment and the plots; returns a JSON-ready dict. ``cells(store,
+    genome)``: the genome's cell diagrams by the experiment's space (``best.png`` draws them;
+    ``detail`` or None: the op graph)."""
     if not dirs:
         raise NasError("give at least one experiment directory")
     stores = [ExperimentStore.open(d) for d in dirs]
@@ -234,7 +238,8 @@ def make_report(dirs: list[str | Path], top: int = 10, out: str | Path | None = 
                 continue
             from nas.draw import draw, to_dot
             g = Genome.from_dict(best.genome)
-            png = draw(g, s.root / "best.png")
+            png = draw(g, s.root / "best.png", cells=None if detail else cells(s, g),
+                       detail=detail)
             if s.root == target:
                 plots.append(png)
             if dot:
@@ -246,8 +251,21 @@ def make_report(dirs: list[str | Path], top: int = 10, out: str | Path | None = 
             s.close()
 
 
-def best_genome_of(root: str | Path) -> tuple[Genome, Path | None]:
-    """The best genome of an experiment directory (and its trained checkpoint if one exists)."""
+@dataclass(frozen=True)
+class TrainedWeights:
+    """The kept trained weights of one trial of an experiment (a nas ``pt`` checkpoint)."""
+
+    path: Path
+    trial: int
+    accuracy: float
+
+    def describe(self) -> str:
+        return f"trained weights of trial {self.trial}, val acc {self.accuracy:.4f}"
+
+
+def best_genome_of(root: str | Path) -> tuple[Genome, TrainedWeights | None]:
+    """The best genome of an experiment directory, and its trained weights when the search
+    kept them (the store decides: a file without a finished ok row is not trusted)."""
     root = Path(root)
     p = root / "best.json"
     if not p.is_file():
@@ -259,8 +277,23 @@ def best_genome_of(root: str | Path) -> tuple[Genome, Path | None]:
         genome = Genome.from_dict(doc["genome"])
     except (ValueError, KeyError) as e:
         raise NasError(f"{p}: not a best-genome file ({e})") from None
-    ckpt = root / "best.pt"
-    return genome, (ckpt if ckpt.is_file() else None)
+    return genome, trained_weights(root, doc.get("trial"))
+
+
+def trained_weights(root: str | Path, trial: int | None) -> TrainedWeights | None:
+    """The kept weights of trial ``trial`` of the experiment in ``root`` (None: untrained)."""
+    if trial is None or not (Path(root) / "trials.db").is_file():
+        return None
+    store = ExperimentStore.open(root)
+    try:
+        try:
+            row = store.row(int(trial))
+        except KeyError:
+            return None
+        path = store.weights_of(row)
+        return None if path is None else TrainedWeights(path, row.number, row.accuracy)
+    finally:
+        store.close()
 
 
 def plot_table(table, out: Path) -> list[Path]:

@@ -40,6 +40,28 @@ class Decision:
         raise NotInSpaceError(f"{self.name}: {value!r} is not one of {list(self.choices)}")
 
 
+@dataclass(frozen=True)
+class CellBlock:
+    """One block of a cell as the papers draw it: two hidden states, an op on each, combined."""
+
+    inputs: tuple            # (state, state): names of cell inputs or earlier blocks
+    ops: tuple               # (op, op): the op applied to each input
+    combine: str             # "add" | "concat"
+
+
+@dataclass(frozen=True)
+class CellDiagram:
+    """A cell as a person reads it (Zoph et al. 2018, fig. 4): the hidden states it takes,
+    its blocks in order (block ``k``'s output is the state ``"block{k}"``) and the states
+    concatenated into its output. Plain data for :func:`nas.draw.draw_cell`."""
+
+    name: str                # "normal", "reduction"
+    inputs: tuple            # e.g. ("h[i-1]", "h[i-2]")
+    blocks: tuple            # CellBlock, ...
+    output: tuple            # states concatenated into the cell output
+    note: str = ""           # e.g. "ops on the cell inputs have stride 2"
+
+
 class NotInSpaceError(NasError):
     """A genome or assignment that the space cannot express; the message names the decision."""
 
@@ -74,6 +96,12 @@ class SearchSpace(abc.ABC):
     def fixed_points(self) -> dict[str, Genome]:
         """Named classic genomes that lie in this space (decode(encode(g)) == g by hash)."""
         return {}
+
+    def cell_diagrams(self, genome: Genome) -> "tuple[CellDiagram, ...] | None":
+        """The cells of ``genome`` as this space describes them (one :class:`CellDiagram`
+        per cell type, e.g. normal and reduction) for drawing; None (the default): the space
+        has no such reading, draw the op graph."""
+        return None
 
     def projected_fixed_points(self) -> list[dict]:
         """The classic nets of this space's bigger presets as points of *this* space: the
@@ -151,6 +179,22 @@ class SearchSpace(abc.ABC):
             if h not in seen:
                 seen.add(h)
                 out.append(a)
+        return out
+
+    def sample_distinct(self, n: int, rng: random.Random, tries: int = 100) -> list[Assignment]:
+        """``n`` assignments drawn uniformly at random that decode to ``n`` distinct networks
+        (for spaces too large to enumerate); fewer only if the space has fewer."""
+        seen: set[str] = set()
+        out: list[Assignment] = []
+        misses = 0
+        while len(out) < n and misses < tries * n:
+            a = self.sample(rng)
+            h = self.decode(a).hash
+            if h in seen:
+                misses += 1
+                continue
+            seen.add(h)
+            out.append(a)
         return out
 
     def neighbours(self, assignment: Mapping[str, Any]) -> Iterator[Assignment]:

@@ -4,6 +4,8 @@
 ``DIR/trials.db``     SQLite (WAL): every trial and the controller state
 ``DIR/best.json``     the best genome so far (rewritten atomically on each new best)
 ``DIR/optuna.db``     the Optuna study, when the controller is ``optuna``
+``DIR/weights/``      ``trial-N.pt``: the trained weights of the best ``keep_weights`` trials
+                      (a nas checkpoint: genome + state_dict; see :meth:`save_weights`)
 ``DIR/ray/``          Ray Tune's own per-run files (logs; not needed to resume)
 ``DIR/driver.lock``   held (``flock``) by the one live driver of the experiment
 
@@ -24,6 +26,12 @@ last few commits (never corrupt the file), which a resume then simply re-runs.
 ``source`` says how a row got its result: ``trained``
 (evaluated), ``cached`` (same genome hash as a trained row: never trained twice) or
 ``rejected`` (broke a hard constraint before training).
+
+**Weights follow the rows.** A trial's weights file is written (temp file + rename) *before*
+its row is completed, then files that fell out of the top K are deleted; a file is trusted only
+when its row says ok and ranks in the top K (:meth:`weights_of`). A kill between the two
+writes leaves a file without a finished row: :meth:`prune_weights` (run whenever a driver
+opens the store) deletes it, and a trial without its file is simply "untrained".
 """
 from __future__ import annotations
 
@@ -43,6 +51,7 @@ DB = "trials.db"
 CONFIG = "config.yaml"
 BEST = "best.json"
 LOCK = "driver.lock"
+WEIGHTS = "weights"
 FINAL = ("ok", "failed", "pruned")
 
 _SCHEMA = """
@@ -161,6 +170,9 @@ class ExperimentStore:
         self.close()
         for name in (DB, DB + "-wal", DB + "-shm", CONFIG, "optuna.db", LOCK):
             (self.root / name).unlink(missing_ok=True)
+        if (self.root / WEIGHTS).is_dir():
+            import shutil
+            shutil.rmtree(self.root / WEIGHTS, ignore_errors=True)
         try:
             self.root.rmdir()
         except OSError:
@@ -257,6 +269,53 @@ class ExperimentStore:
                                   indent=1))
         os.replace(tmp, p)
         return p
+
+    # ------------------------------------------------------------------ weights
+    def weights_path(self, number: int) -> Path:
+        return self.root / WEIGHTS / f"trial-{number}.pt"
+
+    def wants_weights(self, accuracy: float | None, keep: int) -> bool:
+        """Whether a trial finishing with ``accuracy`` would enter the top ``keep`` (so its
+        weights are worth writing); ties count as entering."""
+        if keep <= 0 or accuracy is None:
+            return False
+        top = self.leaderboard(keep)
+        return len(top) < keep or accuracy >= (top[-1].accuracy or 0.0)
+
+    def save_weights(self, number: int, data: bytes) -> Path:
+        """Write trial ``number``'s weights atomically (temp file + rename); call it before the
+        trial's row is completed, then :meth:`prune_weights`."""
+        p = self.weights_path(number)
+        p.parent.mkdir(exist_ok=True)
+        tmp = p.with_suffix(".pt.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+        return p
+
+    def prune_weights(self, keep: int) -> None:
+        """Delete every weights file but those of the top ``keep`` trials (by the store): files
+        that fell out of the top K, orphans of a kill before the row, temp files."""
+        d = self.root / WEIGHTS
+        if not d.is_dir():
+            return
+        wanted = {self.weights_path(r.number).name for r in self.leaderboard(keep)} \
+            if keep > 0 else set()
+        for f in d.iterdir():
+            if f.name not in wanted:
+                f.unlink(missing_ok=True)
+
+    def weights_of(self, row: "TrialRow", keep: int | None = None) -> Path | None:
+        """The weights file of a finished ok trial, or None ("untrained": never kept, pruned,
+        or lost). ``keep``: also require the row to rank in the top ``keep``."""
+        if row.accuracy is None or row.source != "trained":
+            return None
+        if keep is not None and row.number not in {r.number for r in self.leaderboard(keep)}:
+            return None
+        p = self.weights_path(row.number)
+        return p if p.is_file() else None
 
     # ------------------------------------------------------------------ reads
     def rows(self, where: str = "", args: Iterable[Any] = (), order: str = "number",

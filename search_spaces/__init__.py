@@ -6,7 +6,7 @@ from search_spaces.registry import NETS, SPACES, get_net, get_space, list_nets, 
 
 # each module registers its nets / its space (and any classic net only it defines)
 from search_spaces import nets, zoo_resnet, zoo_mobile, zoo_classic  # noqa: E402,F401
-from search_spaces import zoo_inception, zoo_densenet  # noqa: E402,F401
+from search_spaces import zoo_inception, zoo_densenet, zoo_fractal, zoo_dpn  # noqa: E402,F401
 from search_spaces import nasnet, exhaustive, blocks  # noqa: E402,F401
 
 __all__ = ["NETS", "SPACES", "get_net", "get_space", "list_nets", "list_spaces"]

@@ -16,9 +16,11 @@ composing new networks; the classic nets in ``zoo_*.py`` call the factories dire
 """
 from __future__ import annotations
 
-from typing import Callable, Union
+from dataclasses import replace
+from typing import Callable, Sequence, Union
 
-from nas.genome import Cell, Node
+from nas.errors import GenomeError
+from nas.genome import Cell, Genome, Node, Stage
 from nas.registry import Registry
 
 Expr = Union[int, float, str]
@@ -201,8 +203,8 @@ def mbconv(*, t: Expr = "t", kernel: Expr = "k", se: Expr = 0.25, expand: bool =
     Table 1). Names: torchvision EfficientNet ``MBConv`` (``block.0`` expand, ``block.1``
     depthwise, ``block.2`` SE, ``block.3`` project; ``expand=False`` renumbers like torchvision
     for ``t == 1``). Expanded width ``make_divisible(cin·t, 8)``; SE squeeze ``max(1, int(cin·se))``
-    of the block *input*; residual where ``s == 1 and cin == C`` (stochastic depth is a training
-    regulariser and is the identity in eval mode; it is not part of the architecture)."""
+    of the block *input*; residual where ``s == 1 and cin == C`` (torchvision's stochastic depth is a training
+    regulariser, the identity in eval mode: add it with :func:`stochastic_depth`)."""
     hidden = f"make_divisible(cin * {_e(t)}, 8)"
     nodes, p = [], 0
     if expand:
@@ -387,7 +389,89 @@ def transition(*, out_ch: Expr = "C") -> Cell:
                  Node("pool", "avgpool", (), {"kernel": 2, "stride": 2})))
 
 
-__all__ = ["BLOCKS", "conv_bn_act", "basic", "bottleneck", "se_bottleneck", "preact_basic",
+# =============================================================================== stochastic depth
+
+
+def stochastic_depth(cell: Cell, p: Expr = "sd_p") -> Cell:
+    """``cell`` with stochastic depth (Huang et al., "Deep Networks with Stochastic Depth",
+    ECCV 2016) on its residual branch: a ``drop_path`` node (drop probability ``p``, per
+    sample; the identity in eval mode) on the first input of every two-input ``add`` — the
+    residual branch, by this library's convention (``add(branch, shortcut)``) — with the
+    add's own ``when``. Any residual cell of :data:`BLOCKS` works; ``p`` may be an expression
+    of the block's place (see :func:`with_stochastic_depth` for the linear decay rule)."""
+    adds = [n for n in cell.nodes if n.op == "add" and len(n.inputs) == 2]
+    if not adds:
+        raise GenomeError("", "stochastic depth needs a residual cell (a two-input 'add' "
+                              "node whose first input is the residual branch); this cell "
+                              "has none")
+    nodes: list[Node] = []
+    for n in cell.nodes:
+        if n in adds:
+            dp = "drop_path" if n.name == "add" else f"{n.name}_drop_path"
+            nodes.append(Node(dp, "drop_path", (n.inputs[0],), {"p": p}, n.when))
+            n = Node(n.name, n.op, (dp, *n.inputs[1:]), n.args, n.when)
+        nodes.append(n)
+    return Cell(tuple(nodes), cell.inputs, cell.output)
+
+
+#: drop probability of block ``l`` (1-based) of ``L`` under the linear decay rule
+#: p_l = 1 − l/L·(1 − p_L) for the survival probability (Huang et al. 2016, Eq. 4)
+LINEAR_DECAY = "(1 - sd_pL) * (sd_l0 + i) / sd_L"
+
+
+def with_stochastic_depth(genome: Genome, p_last: float = 0.5,
+                          stages: Sequence[str] | None = None) -> Genome:
+    """``genome`` with stochastic depth on the residual blocks of ``stages`` (default: every
+    stage whose cell has a residual add), survival probability decaying linearly from 1 (the
+    input) to ``p_last`` (the last block), counted over those stages' blocks in order. Each
+    stage gets the args ``sd_l0`` (1-based index of its first block), ``sd_L`` (number of
+    blocks) and ``sd_pL``; the cells get a ``drop_path`` node of :data:`LINEAR_DECAY`. The
+    parameters, FLOPs and eval-mode outputs are the plain network's."""
+    if not 0.0 <= p_last <= 1.0:
+        raise GenomeError("", f"stochastic depth survival probability p_last must be in "
+                              f"[0, 1], got {p_last}")
+    cells = dict(genome.cells)
+
+    def cell_of(st: Stage) -> Cell:
+        return cells[st.cell] if isinstance(st.cell, str) else st.cell
+
+    def residual(st: Stage) -> bool:
+        return any(n.op == "add" and len(n.inputs) == 2 for n in cell_of(st).nodes)
+
+    names = [st.name for st in genome.stages]
+    if stages is None:
+        chosen = [k for k, st in enumerate(genome.stages) if residual(st)]
+    else:
+        unknown = [s for s in stages if s not in names]
+        if unknown:
+            raise GenomeError("", f"stochastic depth: no stage {unknown[0]!r} (stages: "
+                                  f"{', '.join(n for n in names if n) or 'unnamed'})")
+        chosen = [k for k, st in enumerate(genome.stages) if st.name in stages]
+    if not chosen:
+        raise GenomeError("", "stochastic depth: the genome has no residual stage")
+    total = sum(genome.stages[k].repeat for k in chosen)
+    new_cells = dict(cells)
+    out, l0 = [], 1
+    for k, st in enumerate(genome.stages):
+        if k not in chosen:
+            out.append(st)
+            continue
+        if isinstance(st.cell, str):
+            key = f"{st.cell}_sd"
+            if key not in new_cells:
+                new_cells[key] = stochastic_depth(cells[st.cell], LINEAR_DECAY)
+            cell: str | Cell = key
+        else:
+            cell = stochastic_depth(st.cell, LINEAR_DECAY)
+        args = {**dict(st.args), "sd_l0": l0, "sd_L": total, "sd_pL": p_last}
+        out.append(replace(st, cell=cell, args=args))
+        l0 += st.repeat
+    used = {st.cell for st in out if isinstance(st.cell, str)}
+    return replace(genome, stages=tuple(out),
+                   cells=tuple((k, c) for k, c in new_cells.items() if k in used))
+
+
+__all__ = ["BLOCKS", "stochastic_depth", "with_stochastic_depth", "LINEAR_DECAY", "conv_bn_act", "basic", "bottleneck", "se_bottleneck", "preact_basic",
            "inverted_residual", "mbconv", "mbv3", "mnas", "depthwise_separable", "shuffle_v2",
            "fire", "mlpconv", "inception", "inception_naive", "dense_layer", "transition", "PROJECT",
            "RESIDUAL"]

@@ -17,7 +17,15 @@ The published NASNet-A cells do not follow the "unused only" rule literally: the
 also concatenates ``h[i-2]`` and the reduction cell block 1, although blocks read them (TF-slim
 ``used_hiddenstates``). ``--option concat=choice`` adds, per cell, one yes/no decision for each
 state a block can read (``h[i-1]``, ``h[i-2]``, blocks 0..3: "concatenate it anyway"), 62
-decisions in all; NASNet-A is a fixed point of that space (the ``mobile`` preset uses it).
+decisions in all; NASNet-A is a fixed point of that space (the ``mobile`` preset uses it), and
+so are AmoebaNet-A and PNASNet-5 (:data:`CELL_SPECS`), which read-and-concatenate too. The
+default keeps the paper's rule (measured in ``benchmarks/nasnet_concat_rule.py``); the preset
+``published`` is the default's digits network with ``concat=choice``, holding all three.
+
+Two options change how networks are built, never the decisions: ``factorized=bottleneck`` is
+AmoebaNet's reference implementation of the 1×n-then-n×1 ops (a 1×1 bottleneck to C/4 around
+them; preset ``amoeba-mobile``), ``stack=pnasnet`` counts the reduction cells among the 3N cells
+(PNASNet; preset ``pnas-mobile``).
 
 The network and the op implementations follow the paper's TF-slim code (``nasnet_utils``):
 ReLU-conv-BN ops; separable convs applied twice; pooling followed by a 1×1 conv only where the
@@ -43,6 +51,8 @@ H1, H2 = "h[i-1]", "h[i-2]"
 B = 5
 CELLS = ("normal", "reduction")
 COMBINES = ("add", "concat")
+#: implementations of the 1×n-then-n×1 ops (the space's ``factorized`` option)
+FACTORIZED = ("full", "bottleneck")
 #: the 13 ops of the paper, in its order
 OPS = ("identity", "conv1x3_3x1", "conv1x7_7x1", "dil_conv3x3", "avg_pool3x3", "max_pool3x3",
        "max_pool5x5", "max_pool7x7", "conv1x1", "conv3x3", "sep_conv3x3", "sep_conv5x5",
@@ -66,12 +76,68 @@ NASNET_A = {
     "reduction.concat": ("block1",),
 }
 
+#: AmoebaNet-A (Real et al., AAAI 2019, Fig. 3; TPU reference code ``amoeba_net_a``:
+#: ``hiddenstate_indices`` 0 = h[i-1], 1 = h[i-2], 2+k = block k; every combine is ``add``).
+#: The states its ``used_hiddenstates`` leave out are concatenated, read or not.
+AMOEBANET_A = {
+    "normal": ((H1, "avg_pool3x3", H1, "max_pool3x3", "add"),
+               (H2, "sep_conv3x3", H2, "identity", "add"),
+               (H1, "identity", H2, "avg_pool3x3", "add"),
+               (H1, "sep_conv3x3", "block0", "sep_conv5x5", "add"),
+               ("block3", "avg_pool3x3", H1, "sep_conv3x3", "add")),
+    "normal.concat": (H2,),
+    "reduction": ((H2, "sep_conv3x3", H1, "avg_pool3x3", "add"),
+                  (H1, "max_pool3x3", "block0", "sep_conv7x7", "add"),
+                  (H2, "max_pool3x3", H1, "max_pool3x3", "add"),
+                  ("block2", "sep_conv3x3", H1, "conv1x7_7x1", "add"),
+                  (H2, "avg_pool3x3", H1, "sep_conv7x7", "add")),
+    "reduction.concat": ("block0", "block2"),
+}
+
+#: PNASNet-5 (Liu et al., ECCV 2018, Fig. 1; TF-slim ``PNasNetNormalCell``): one cell, used
+#: as the normal and (at stride 2) the reduction cell; all five blocks concatenated.
+_PNAS_CELL = ((H2, "sep_conv5x5", H2, "max_pool3x3", "add"),
+              (H1, "sep_conv7x7", H1, "max_pool3x3", "add"),
+              (H1, "sep_conv5x5", H1, "sep_conv3x3", "add"),
+              ("block2", "sep_conv3x3", H1, "max_pool3x3", "add"),
+              (H2, "sep_conv3x3", H1, "identity", "add"))
+PNASNET_5 = {"normal": _PNAS_CELL, "normal.concat": ("block2",),
+             "reduction": _PNAS_CELL, "reduction.concat": ("block2",)}
+
+#: ENAS's final CIFAR-10 cells (Pham et al., ICML 2018, Figs. 7-8; melodyguan/enas
+#: ``cifar10_micro_final.sh``: arc ``x_id x_op y_id y_op`` per node, 0 = h[i-2], 1 = h[i-1];
+#: ops 0 sep 3×3, 1 sep 5×5, 2 avg 3×3, 3 max 3×3, 4 identity; combine add). They concatenate
+#: only unread states: points of the paper's rule. ENAS's own network differs in details (see
+#: ``fixed_points``), so there is no ENAS net, only its cells in this space's networks.
+ENAS = {
+    "normal": ((H2, "avg_pool3x3", H2, "sep_conv3x3", "add"),
+               (H2, "identity", H2, "sep_conv5x5", "add"),
+               (H2, "identity", H1, "sep_conv5x5", "add"),
+               (H1, "sep_conv3x3", H2, "sep_conv5x5", "add"),
+               (H2, "avg_pool3x3", H1, "sep_conv5x5", "add")),
+    "normal.concat": (),
+    "reduction": ((H1, "sep_conv3x3", H1, "sep_conv3x3", "add"),
+                  (H2, "max_pool3x3", H2, "avg_pool3x3", "add"),
+                  (H1, "sep_conv5x5", "block1", "sep_conv5x5", "add"),
+                  (H1, "sep_conv3x3", H2, "identity", "add"),
+                  (H2, "max_pool3x3", H1, "sep_conv5x5", "add")),
+    "reduction.concat": (),
+}
+
+#: the published cells of this space: name -> cells (blocks + states concatenated although read)
+CELL_SPECS = {"nasnet_a": NASNET_A, "amoebanet_a": AMOEBANET_A, "pnasnet_5": PNASNET_5,
+              "enas": ENAS}
+
 
 @dataclasses.dataclass(frozen=True)
 class NasnetOptions:
     preset: str = option("digits", "digits: small CPU network for 1×8×8 digits; mobile: "
-                         "NASNet-A mobile's network (N=4, F=44, ImageNet 224, concat=choice)",
-                         ("digits", "mobile"))
+                         "NASNet-A mobile's network (N=4, F=44, ImageNet 224, concat=choice); "
+                         "amoeba-mobile: AmoebaNet-A mobile's (N=4, F=50); pnas-mobile: "
+                         "PNASNet-5 mobile's (N=3, F=54, stack=pnasnet); published: the "
+                         "digits network with concat=choice, where NASNet-A, AmoebaNet-A and "
+                         "PNASNet-5 are fixed points",
+                         ("digits", "mobile", "amoeba-mobile", "pnas-mobile", "published"))
     N: int = option(2, "normal cells per stage (between reduction cells)")
     F: int = option(8, "filters of the first stage's cells (doubled at each reduction)")
     reductions: int = option(2, "reduction cells; the network has reductions+1 stages")
@@ -80,14 +146,26 @@ class NasnetOptions:
     stem_filters: int = option(0, "stem conv filters (0: 3·F for cifar, 32 for imagenet)")
     concat: str = option("unused", "unused: the paper's rule; choice: also a yes/no decision "
                          "per readable state (NASNet-A needs it)", ("unused", "choice"))
+    factorized: str = option("full", "full: the 1×3-3×1 / 1×7-7×1 ops as ReLU-1×n-n×1-BN at "
+                             "width C; bottleneck: AmoebaNet's code (1×1 to C/4, 1×n, BN-ReLU, "
+                             "n×1, 1×1 back to C)", FACTORIZED)
+    stack: str = option("nasnet", "nasnet: N normal cells per stage, reduction cells between "
+                        "(3N+2 cells); pnasnet: 3N cells in all, each reduction cell replacing "
+                        "the first normal cell of its stage (PNASNet)", ("nasnet", "pnasnet"))
     input: tuple = option((1, 8, 8), "input C×H×W")
     num_classes: int = option(10, "number of classes")
 
 
+_IMAGENET = {"reductions": 2, "stem": "imagenet", "stem_filters": 32, "concat": "choice",
+             "input": (3, 224, 224), "num_classes": 1000}
 PRESETS = {
     "digits": {},
-    "mobile": {"N": 4, "F": 44, "reductions": 2, "stem": "imagenet", "stem_filters": 32,
-               "concat": "choice", "input": (3, 224, 224), "num_classes": 1000},
+    "mobile": {"N": 4, "F": 44, **_IMAGENET},
+    "amoeba-mobile": {"N": 4, "F": 50, "factorized": "bottleneck", **_IMAGENET},
+    "pnas-mobile": {"N": 3, "F": 54, "stack": "pnasnet", **_IMAGENET},
+    # the digits network of the default, with the published cells' output rule: NASNet-A,
+    # AmoebaNet-A and PNASNet-5 are its fixed points (the default keeps the paper's rule)
+    "published": {"concat": "choice"},
 }
 
 
@@ -152,9 +230,23 @@ def _conv_op(p, src, adapt, stride, k, dilation=1) -> list[Node]:
     return _relu_conv_bn(p, src, out_ch="C", kernel=k, stride=stride, **extra)
 
 
-def _factorized(p, src, adapt, stride, n) -> list[Node]:
-    """ReLU, 1×n then n×1 conv, BN."""
-    return _relu_conv_bn(p, src, op="fconv", out_ch="C", n=n, stride=stride)
+def _factorized(p, src, adapt, stride, n, variant: str = "full") -> list[Node]:
+    """ReLU, 1×n then n×1 conv, BN (``full``). ``bottleneck`` is the AmoebaNet reference
+    code's op (TPU ``amoeba_net`` ``_apply_operation``): ReLU-1×1-BN down to C/4 (3C/8 for
+    n=3), ReLU, 1×n conv, BN, ReLU, n×1 conv, BN, then ReLU-1×1-BN back up to C."""
+    if variant == "full":
+        return _relu_conv_bn(p, src, op="fconv", out_ch="C", n=n, stride=stride)
+    r = "max(1, C // 4)" if n != 3 else "max(1, 3 * C // 8)"
+    return [*_relu_conv_bn(f"{p}.pre", src, out_ch=r, kernel=1),
+            Node(f"{p}.relu_1xn", "relu", (f"{p}.pre.bn",)),
+            _conv(f"{p}.conv_1xn", f"{p}.relu_1xn", out_ch=r, kernel=(1, n), stride=(1, stride),
+                  padding=(0, n // 2)),
+            Node(f"{p}.bn_1xn", "bn", (f"{p}.conv_1xn",), _BN),
+            Node(f"{p}.relu_nx1", "relu", (f"{p}.bn_1xn",)),
+            _conv(f"{p}.conv_nx1", f"{p}.relu_nx1", out_ch=r, kernel=(n, 1), stride=(stride, 1),
+                  padding=(n // 2, 0)),
+            Node(f"{p}.bn", "bn", (f"{p}.conv_nx1",), _BN),
+            *_relu_conv_bn(f"{p}.post", f"{p}.bn", out_ch="C", kernel=1)]
 
 
 #: the 13 ops: writer and its arguments
@@ -171,10 +263,14 @@ _OPS = {"identity": (_identity, {}),
 assert tuple(_OPS) == OPS
 
 
-def op_nodes(op: str, p: str, src: str, ch: str, stride: int) -> tuple[list[Node], str]:
+def op_nodes(op: str, p: str, src: str, ch: str, stride: int, factorized: str = "full"
+             ) -> tuple[list[Node], str]:
     """The nodes of ``op`` applied to ``src`` (of width ``ch``), named ``p.*``, and the name of
-    its output; every op outputs C channels."""
+    its output; every op outputs C channels. ``factorized`` picks how the 1×n-then-n×1 ops are
+    implemented (:data:`FACTORIZED`, the ``factorized`` option of the space)."""
     write, args = _OPS[op]
+    if write is _factorized:
+        args = {**args, "variant": factorized}
     nodes = write(p, src, _adapt(ch), stride, **args)
     return nodes, nodes[-1].name if nodes else src
 
@@ -217,7 +313,7 @@ class CellSpec:
     also_concat: tuple = ()
 
 
-def write_cell(spec: CellSpec, reduction: bool, stem: bool) -> Cell:
+def write_cell(spec: CellSpec, reduction: bool, stem: bool, factorized: str = "full") -> Cell:
     """The cell of ``spec``: a reduction cell applies stride 2 to ops on its inputs; a ``stem``
     cell (the first after the network stem) reads the raw stem output as h[i-2]."""
     nodes = _relu_conv_bn("conv_1x1", "x", out_ch="C", kernel=1)
@@ -234,7 +330,7 @@ def write_cell(spec: CellSpec, reduction: bool, stem: bool) -> Cell:
         for side, (inp, op) in (("a", (ia, oa)), ("b", (ib, ob))):
             st = states[inp]
             made, out = op_nodes(op, f"block{k}.{side}", st.node, st.ch,
-                                 2 if reduction and st.is_input else 1)
+                                 2 if reduction and st.is_input else 1, factorized)
             nodes += made
             outs.append(out)
             used.add(inp)
@@ -337,7 +433,7 @@ class NasnetCellSpace(SearchSpace):
         def use(kind: str, stem: bool) -> str:
             key = kind + ("_stem" if stem else "")
             if key not in cells:
-                cells[key] = write_cell(specs[kind], kind == "reduction", stem)
+                cells[key] = write_cell(specs[kind], kind == "reduction", stem, o.factorized)
             return key
 
         stages: list[Stage] = []
@@ -347,7 +443,7 @@ class NasnetCellSpace(SearchSpace):
                 _conv("conv", "x", out_ch=sf, kernel=3, stride=2, padding=0),
                 Node("bn", "bn", ("conv",), _BN))), block_name=""))
             for j in range(2):
-                stages.append(Stage("", use("reduction", stem=j == 0), out_ch=o.F // 4 * 2 ** j,
+                stages.append(Stage("", use("reduction", stem=j == 0), out_ch=o.F * 2 ** j // 4,
                                     stride=2, block_name=f"cell_stem_{j}"))
             first_stem = False
         else:
@@ -362,6 +458,8 @@ class NasnetCellSpace(SearchSpace):
                 stages.append(Stage("", use("reduction", False), out_ch=width, stride=2,
                                     block_name=f"reduction_cell_{r - 1}"))
             start, n = r * o.N, o.N
+            if o.stack == "pnasnet" and r:   # the reduction cell is the stage's first cell
+                n -= 1
             if first_stem:
                 stages.append(Stage("", use("normal", True), out_ch=width, block_name="cell_0"))
                 start, n, first_stem = start + 1, n - 1, False
@@ -410,7 +508,36 @@ class NasnetCellSpace(SearchSpace):
                 raise NotInSpaceError(f"stages[{j}] ({t.block_path(0) or 'head'}): its cell is "
                                       f"not the space's {what}{hint}")
 
-    def _parse_cell(self, kind: str, cell: Cell, stem: bool) -> Assignment:
+    def cell_diagrams(self, genome: Genome):
+        """NASNet's normal and reduction cells of ``genome`` as blocks (None when its cells are
+        not written in this space's layout)."""
+        from nas.space import CellBlock, CellDiagram
+        cells = dict(genome.cells)
+        out = []
+        for kind in CELLS:
+            key = next((k for k in (kind, kind + "_stem") if k in cells), None)
+            if key is None:
+                continue
+            try:
+                a = self._parse_cell(kind, cells[key], key.endswith("_stem"), concat="choice")
+            except NotInSpaceError:
+                return None
+            blocks, used = [], set()
+            for k in range(B):
+                f = {x: a[f"{kind}.block{k}.{x}"] for x in
+                     ("input_a", "op_a", "input_b", "op_b", "combine")}
+                blocks.append(CellBlock((f["input_a"], f["input_b"]), (f["op_a"], f["op_b"]),
+                                        f["combine"]))
+                used |= {f["input_a"], f["input_b"]}
+            states = (H1, H2) + tuple(f"block{k}" for k in range(B))
+            kept = tuple(s for s in states if s not in used or a.get(f"{kind}.concat.{s}"))
+            out.append(CellDiagram(kind, (H1, H2), tuple(blocks), kept,
+                                   "ops on h[i-1], h[i-2] have stride 2"
+                                   if kind == "reduction" else ""))
+        return tuple(out) or None
+
+    def _parse_cell(self, kind: str, cell: Cell, stem: bool,
+                    concat: str | None = None) -> Assignment:
         nodes = {n.name: n for n in cell.nodes}
         reduction = kind == "reduction"
         states = {H1: _State("conv_1x1.bn", "C", True),
@@ -426,10 +553,11 @@ class NasnetCellSpace(SearchSpace):
             a[f"{where}.combine"] = comb.op
             for side, want in zip("ab", comb.inputs):
                 a[f"{where}.input_{side}"], a[f"{where}.op_{side}"] = self._match_op(
-                    nodes, states, f"block{k}.{side}", want, reduction, f"{where}.op_{side}")
+                    nodes, states, f"block{k}.{side}", want, reduction, f"{where}.op_{side}",
+                    self.options.factorized)
                 used.add(a[f"{where}.input_{side}"])
             states[f"block{k}"] = _State(f"block{k}", "C" if comb.op == "add" else "2C", False)
-        if self.options.concat == "choice":
+        if (concat or self.options.concat) == "choice":
             out = nodes.get(cell.output)
             entries = set(out.inputs) if out is not None and cell.output == "out" else {cell.output}
             for s in (H1, H2) + tuple(f"block{j}" for j in range(B - 1)):  # read, yet kept
@@ -439,10 +567,11 @@ class NasnetCellSpace(SearchSpace):
 
     @staticmethod
     def _match_op(nodes: Mapping[str, Node], states: Mapping[str, _State], p: str, want: str,
-                  reduction: bool, decision: str) -> tuple[str, str]:
+                  reduction: bool, decision: str, factorized: str = "full") -> tuple[str, str]:
         for name, st in states.items():
             for op in OPS:
-                made, out = op_nodes(op, p, st.node, st.ch, 2 if reduction and st.is_input else 1)
+                made, out = op_nodes(op, p, st.node, st.ch, 2 if reduction and st.is_input else 1,
+                                     factorized)
                 if out == want and all(nodes.get(n.name) == n for n in made):
                     return name, op
         raise NotInSpaceError(f"{decision}: the branch {want!r} feeding {p.rsplit('.', 1)[0]} "
@@ -450,35 +579,53 @@ class NasnetCellSpace(SearchSpace):
 
     # ---------------------------------------------------------------- fixed points
     def fixed_points(self) -> dict[str, Genome]:
-        if self.options.concat != "choice":
-            return {}  # NASNet-A concatenates read states: only the concat=choice space has it
-        return {"nasnet_a": self.network(nasnet_a_specs(), "nasnet_a")}
+        """The published cells (:data:`CELL_SPECS`) in this space's network. NASNet-A,
+        AmoebaNet-A and PNASNet-5 also concatenate states that blocks read, so only a
+        ``concat=choice`` space holds them; ENAS's cells follow the paper's rule and are in
+        every space. (ENAS's own CIFAR network is not this network: its cells map h[i-1] with
+        a second 1×1 conv when its width differs, reduce an identity input at stride 2 with a
+        factorized reduction, and it has an auxiliary head; at N=5, F=36 this space's network
+        with the ENAS cells has 3,753,334 parameters, the paper reports 4.6M.)"""
+        return {name: self.network(cell_specs(name), name) for name, c in CELL_SPECS.items()
+                if self.options.concat == "choice" or not (c["normal.concat"]
+                                                           or c["reduction.concat"])}
 
     def projected_fixed_points(self) -> list[dict]:
-        """NASNet-A (a fixed point of the ``mobile`` preset) with its cells in this space's
-        network (its N, F, stem and input). A ``concat=unused`` space cannot hold NASNet-A,
-        which also concatenates states that blocks read: there NASNet-A by the paper's rule
-        (only unread states concatenated), ``nasnet_a_unused``, is the point of the space."""
+        """Each published cell (a fixed point of its preset: NASNet-A of ``mobile``,
+        AmoebaNet-A of ``amoeba-mobile``, PNASNet-5 of ``pnas-mobile``) in this space's network
+        (its N, F, stem and input). A ``concat=unused`` space cannot hold them, as they also
+        concatenate states that blocks read: there the cells by the paper's rule (only unread
+        states concatenated), ``<name>_unused``, are the points of the space."""
         o = self.options
-        specs = nasnet_a_specs()
-        full = self.network(specs, "nasnet_a")
-        changes = [f"NASNet-A cells in the space's network (N={o.N}, F={o.F})"]
-        try:
-            assignment, reason = self.encode_strict(full), None
-        except NotInSpaceError as e:
-            assignment, reason = None, str(e)
-            if o.concat != "choice":
-                mine = {k: v for k, v in dataclasses.asdict(o).items() if k != "preset"}
-                if NasnetCellSpace(**{**mine, "concat": "choice"}).encode(full) is not None:
-                    reason += " — in the space with --option concat=choice"
-        out = [{"name": "nasnet_a", "source": "nasnet-cell/mobile", "genome": full,
-                "assignment": assignment, "reason": reason, "changes": changes}]
-        if assignment is None:
-            g = self.network({k: CellSpec(s.blocks) for k, s in specs.items()}, "nasnet_a_unused")
-            out.append({"name": "nasnet_a_unused", "source": "nasnet-cell/mobile", "genome": g,
-                        "assignment": self.encode(g), "reason": None,
-                        "changes": changes + ["only unread states concatenated (the paper's "
-                                              "rule; NASNet-A also concatenates read ones)"]})
+        out = []
+        for name, preset in PUBLISHED_PRESETS.items():
+            specs = cell_specs(name)
+            full = self.network(specs, name)
+            changes = [f"{name} cells in the space's network (N={o.N}, F={o.F})"]
+            try:
+                assignment, reason = self.encode_strict(full), None
+            except NotInSpaceError as e:
+                assignment, reason = None, str(e)
+                if o.concat != "choice":
+                    mine = {k: v for k, v in dataclasses.asdict(o).items() if k != "preset"}
+                    if NasnetCellSpace(**{**mine, "concat": "choice"}).encode(full) is not None:
+                        read = "; ".join(f"{k}: {', '.join(v.also_concat)}"
+                                         for k, v in specs.items() if v.also_concat)
+                        reason = (f"it also concatenates states that blocks read ({read}), "
+                                  "which the paper's rule (concat=unused) cannot express — in "
+                                  "the space with --option concat=choice"
+                                  + (" (at these sizes: --option preset=published)"
+                                     if o == NasnetCellSpace().options else ""))
+            out.append({"name": name, "source": f"nasnet-cell/{preset}", "genome": full,
+                        "assignment": assignment, "reason": reason, "changes": changes})
+            if assignment is None:
+                g = self.network({k: CellSpec(s.blocks) for k, s in specs.items()},
+                                 f"{name}_unused")
+                out.append({"name": f"{name}_unused", "source": f"nasnet-cell/{preset}",
+                            "genome": g, "assignment": self.encode(g), "reason": None,
+                            "changes": changes + ["only unread states concatenated (the "
+                                                  "paper's rule; the published cell also "
+                                                  "concatenates read ones)"]})
         return out
 
     def assignment_of(self, specs: Mapping[str, CellSpec]) -> Assignment:
@@ -497,18 +644,51 @@ class NasnetCellSpace(SearchSpace):
         return {**super().describe(), "options": dataclasses.asdict(self.options)}
 
 
+#: the published cells and the preset whose network is the published one
+PUBLISHED_PRESETS = {"nasnet_a": "mobile", "amoebanet_a": "amoeba-mobile",
+                     "pnasnet_5": "pnas-mobile"}
+
+
+def cell_specs(name: str) -> dict[str, CellSpec]:
+    """The normal and reduction :class:`CellSpec` of a published cell of :data:`CELL_SPECS`."""
+    c = CELL_SPECS[name]
+    return {k: CellSpec(c[k], c[k + ".concat"]) for k in CELLS}
+
+
 def nasnet_a_specs() -> dict[str, CellSpec]:
-    return {k: CellSpec(NASNET_A[k], NASNET_A[k + ".concat"]) for k in CELLS}
+    return cell_specs("nasnet_a")
+
+
+def _published_net(cell: str, name: str, num_classes: int, input: tuple) -> Genome:
+    space = NasnetCellSpace(preset=PUBLISHED_PRESETS[cell], num_classes=num_classes,
+                            input=tuple(input))
+    return space.network(cell_specs(cell), name)
 
 
 def nasnet_a_mobile(*, num_classes: int = 1000, input: tuple = (3, 224, 224)) -> Genome:
     """NASNet-A mobile (4 @ 1056): N=4, F=44, ImageNet stem; 5.3M params, 564M mult-adds at 224."""
-    space = NasnetCellSpace(preset="mobile", num_classes=num_classes, input=tuple(input))
-    return space.network(nasnet_a_specs(), "nasnet_a_mobile")
+    return _published_net("nasnet_a", "nasnet_a_mobile", num_classes, input)
+
+
+def amoebanet_a_mobile(*, num_classes: int = 1000, input: tuple = (3, 224, 224)) -> Genome:
+    """AmoebaNet-A mobile (Real et al., AAAI 2019, Table 2: N=4, F=50): the NASNet network
+    with the AmoebaNet-A cells and the reference code's bottlenecked 1×7-7×1 conv
+    (``factorized=bottleneck``); 5.1M params, 555M mult-adds at 224."""
+    return _published_net("amoebanet_a", "amoebanet_a_mobile", num_classes, input)
+
+
+def pnasnet5_mobile(*, num_classes: int = 1000, input: tuple = (3, 224, 224)) -> Genome:
+    """PNASNet-5 mobile (Liu et al., ECCV 2018, Table 5: N=3, F=54): one cell for normal and
+    reduction, 9 cells of which 2 reduce (``stack=pnasnet``); 5.1M params, 588M mult-adds."""
+    return _published_net("pnasnet_5", "pnasnet5_mobile", num_classes, input)
 
 
 SPACES.register("nasnet-cell", NasnetCellSpace)
 NETS.register("nasnet_a_mobile", nasnet_a_mobile)
+NETS.register("amoebanet_a_mobile", amoebanet_a_mobile)
+NETS.register("pnasnet5_mobile", pnasnet5_mobile)
 
-__all__ = ["NasnetCellSpace", "NasnetOptions", "NASNET_A", "OPS", "nasnet_a_mobile",
+__all__ = ["NasnetCellSpace", "NasnetOptions", "NASNET_A", "AMOEBANET_A", "PNASNET_5",
+           "CELL_SPECS", "cell_specs", "OPS", "nasnet_a_mobile", "amoebanet_a_mobile",
+           "pnasnet5_mobile",
            "write_cell", "op_nodes", "CellSpec"]

@@ -79,13 +79,40 @@ _register("preact_resnet18", "Pre-activation ResNet-18 (He et al., \"Identity Ma
                                     head=_head((Node("bn", "bn"), Node("relu", "relu"))), **kw))
 
 
-@NETS.register("resnet20")
-def resnet20(*, num_classes: int = 10, input: tuple = CIFAR) -> Genome:
-    """ResNet-20 for CIFAR-10 (He et al., CVPR 2016, §4.2): 3×3 conv of 16, three stages of
-    3 basic blocks at 16/32/64 filters on 32×32/16×16/8×8 maps, global average pool, fc.
-    Shortcuts are option A (identity; subsampled input with zero-padded new channels), as the
-    paper uses for all its CIFAR ResNets — so the 0.27M parameters are all in convs, BN and fc."""
+def cifar_resnet(depth: int, name: str, *, num_classes: int = 10, input: tuple = CIFAR
+                 ) -> Genome:
+    """ResNet-``depth`` for CIFAR-10 (He et al., CVPR 2016, §4.2): depth = 6n+2; a 3×3 conv of
+    16, three stages of n basic blocks at 16/32/64 filters on 32×32/16×16/8×8 maps, global
+    average pool, fc. Shortcuts are option A (identity; subsampled input with zero-padded new
+    channels), as the paper uses for all its CIFAR ResNets."""
+    if (depth - 2) % 6:
+        raise ValueError(f"a CIFAR ResNet has 6n+2 layers, got {depth}")
+    n = (depth - 2) // 6
     stem = Cell((Node("conv1", "conv", args={"out_ch": 16, "kernel": 3}), Node("bn1", "bn"),
                  Node("relu", "relu")))
-    return resnet("resnet20", cells.basic(shortcut="A"), (3, 3, 3), widths=(16, 32, 64),
+    return resnet(name, cells.basic(shortcut="A"), (n, n, n), widths=(16, 32, 64),
                   stem=stem, num_classes=num_classes, input=input)
+
+
+@NETS.register("resnet20")
+def resnet20(*, num_classes: int = 10, input: tuple = CIFAR) -> Genome:
+    """ResNet-20 for CIFAR-10 (He et al., CVPR 2016, §4.2, n=3): the 0.27M parameters are all
+    in convs, BN and fc (option A shortcuts)."""
+    return cifar_resnet(20, "resnet20", num_classes=num_classes, input=input)
+
+
+@NETS.register("resnet110")
+def resnet110(*, num_classes: int = 10, input: tuple = CIFAR) -> Genome:
+    """ResNet-110 for CIFAR-10 (He et al., CVPR 2016, §4.2, Table 6, n=18): 1.7M parameters."""
+    return cifar_resnet(110, "resnet110", num_classes=num_classes, input=input)
+
+
+@NETS.register("resnet110_sd")
+def resnet110_sd(*, num_classes: int = 10, input: tuple = CIFAR) -> Genome:
+    """ResNet-110 with stochastic depth (Huang et al., ECCV 2016, §4): each of the 54 residual
+    blocks is dropped per sample in training with survival probability decaying linearly from
+    1 to p_L = 0.5 (block l survives with 1 − l/54·0.5); the identity at test time, so the
+    parameters (1.7M), FLOPs and eval outputs are ResNet-110's."""
+    g = cells.with_stochastic_depth(cifar_resnet(110, "resnet110_sd", num_classes=num_classes,
+                                                 input=input), p_last=0.5)
+    return g

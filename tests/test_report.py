@@ -1,5 +1,6 @@
-"""`nas report` and `nas export DIR` after a real (tiny) search: the leaderboard equals the
-store, the plots are real PNGs, the best genome exports and reloads."""
+"""`nas report` and `nas export DIR` after a real (tiny) search on Ray: the leaderboard equals
+the store, the plots are real PNGs, the best genome exports and reloads with its trained
+weights."""
 import json
 import sqlite3
 
@@ -61,6 +62,19 @@ def test_export_best_of_experiment(experiment, tmp_path):
     spec.loader.exec_module(mod)
     net = mod.load().eval()
     assert net(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+    # the Ray trials sent their weights back: the export is the trained best trial, and its
+    # accuracy on the validation split is the stored one
+    assert f"(trained weights of trial {best['trial']}, val acc" in r.stdout, r.stdout
+    from nas.experiment import load_data
+    from nas.store import ExperimentStore
+    store = ExperimentStore.open(experiment)
+    try:
+        dd = load_data(store.config()).to("cpu")
+    finally:
+        store.close()
+    with torch.no_grad():
+        correct = sum(int((net(x).argmax(1) == y).sum()) for x, y in dd.eval_batches(1024))
+    assert abs(correct / len(dd.eval_y) - best["metrics"]["accuracy"]) <= 1e-6
 
 
 def test_report_bad_dirs(tmp_path):

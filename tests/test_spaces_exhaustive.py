@@ -120,9 +120,9 @@ def test_random_round_trips(space):
 
 
 @pytest.mark.slow
-def test_two_thousand_round_trips(space):
+def test_random_round_trips(space):
     rng = random.Random(13)
-    for _ in range(2000):
+    for _ in range(600):
         g = space.decode(space.sample(rng))
         assert space.decode(space.encode_strict(g)).hash == g.hash
 

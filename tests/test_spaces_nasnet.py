@@ -55,9 +55,11 @@ def test_nasnet_a_is_a_fixed_point_and_encodes_to_its_cells():
     assert mobile.decode(a).hash == g.hash
     small = get_space("nasnet-cell", {"concat": "choice", "N": 1})
     fp = small.fixed_points()
-    assert list(fp) == ["nasnet_a"]
-    assert small.decode(small.encode(fp["nasnet_a"])).hash == fp["nasnet_a"].hash
-    assert get_space("nasnet-cell").fixed_points() == {}  # the paper's rule cannot hold it
+    assert list(fp) == ["nasnet_a", "amoebanet_a", "pnasnet_5", "enas"]
+    for g in fp.values():
+        assert small.decode(small.encode(g)).hash == g.hash
+    # the paper's rule cannot hold NASNet-A (nor AmoebaNet-A, PNASNet-5); ENAS's cells it can
+    assert list(get_space("nasnet-cell").fixed_points()) == ["enas"]
 
 
 def test_default_space_rejects_nasnet_a_naming_the_decision():

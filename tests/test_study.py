@@ -148,7 +148,6 @@ def _without_times(x):
 
 
 @pytest.mark.slow
-@pytest.mark.ray
 def test_tiny_study_end_to_end(tmp_path):
     p, res = _study(tmp_path)
     out = tmp_path / "out"

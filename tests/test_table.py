@@ -140,6 +140,27 @@ def test_lookup_respects_the_epoch_budget_and_the_seed(tmp_path):
     assert got == again == {0, 1}
 
 
+def test_a_sampled_table_draws_distinct_networks_at_random(tmp_path):
+    """--sample N: N distinct networks drawn at random (for spaces too large to enumerate),
+    reproducible from the protocol's seed, recorded in the header."""
+    import random
+    out = tmp_path / "sampled"
+    r = run_cli("table", "build", "--sample", "3", "--seeds", "0", "--epochs", "1",
+                "--executor", "local", "--out", str(out), "--json", timeout=600)
+    assert r.returncode == 0, r.stderr
+    table = Table.load(json.loads(r.stdout)["table"])
+    assert table.header["sampled"] == 3 and table.header["networks"] == 3
+    space = get_space("exhaustive")
+    drawn = space.sample_distinct(3, random.Random(0))
+    assert {space.decode(a).hash for a in drawn} == set(table.rows)
+    first = {space.decode(a).hash for a in space.distinct_assignments()[:3]}
+    assert first != set(table.rows)                   # not the first three of the enumeration
+    r = run_cli("table", "build", "--sample", "3", "--networks", "3", "--out",
+                str(tmp_path / "both"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "networks (the first N) or sample" in r.stderr
+
+
 def test_table_errors_are_one_line(tmp_path):
     bad = tmp_path / "bad.jsonl.gz"
     with gzip.open(bad, "wt") as f:

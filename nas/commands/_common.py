@@ -17,11 +17,10 @@ def parse_input(text: str | None) -> tuple[int, int, int] | None:
     return None if text is None else parse_shape(text)
 
 
-def resolve(ref: str, input: tuple | None = None, classes: int | None = None
-            ) -> tuple[Genome, Path | None]:
-    """(genome, trained checkpoint or None) from any way a user names a network: a classic net
+def resolve(ref: str, input: tuple | None = None, classes: int | None = None):
+    """(genome, trained weights or None) from any way a user names a network: a classic net
     NAME, a genome FILE (.json/.yaml), or an experiment DIR (or its best.json): its best genome,
-    with the checkpoint of its trained weights when the experiment kept one."""
+    with its trained weights (:class:`nas.report.TrainedWeights`) when the search kept them."""
     p = Path(ref)
     ckpt = None
     if p.is_dir() or (p.name == "best.json" and p.is_file()):

@@ -16,14 +16,17 @@ def add_parser(sub) -> None:
                    help="leaderboard size (default 10)")
     p.add_argument("--out", metavar="DIR", help="where comparison plots go (default: first DIR)")
     p.add_argument("--dot", action="store_true", help="also write best.dot (Graphviz)")
+    p.add_argument("--detail", action="store_true", help="best.png: the op graph of every "
+                   "distinct block instead of the cells as the papers draw them")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from nas.experiment import fixed_point_hashes
+    from nas.experiment import fixed_point_hashes, store_cell_diagrams
     from nas.report import make_report
-    rep = make_report(args.dirs, args.top, args.out, args.dot, fixed_point_hashes)
+    rep = make_report(args.dirs, args.top, args.out, args.dot, fixed_point_hashes,
+                      store_cell_diagrams, args.detail)
     if args.json:
         print_json(rep)
         return 0

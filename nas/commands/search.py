@@ -40,6 +40,8 @@ EXEC_FLAGS = {
     "max_failures": ("retries of a trial whose worker crashed", int),
     "out": ("experiment directory (default runs/<space>-<controller>-<time>)", str),
     "top": ("rows of the leaderboard", int),
+    "keep_weights": ("keep the trained weights of the K best trials in DIR/weights/ "
+                     "(0: none; `nas export DIR` uses the best one's)", int),
 }
 
 
@@ -47,7 +49,7 @@ METAVARS = {"dataset": "NAME", "data_dir": "DIR", "input": "CxHxW", "epochs": "E
             "steps": "N", "seconds": "S", "batch_size": "B", "lr": "LR",
             "optimizer": "sgd|adamw", "seed": "S", "workers": "W", "cpus_per_trial": "C",
             "gpus_per_trial": "G", "address": "HOST:PORT", "executor": "ray|local", "max_failures": "N", "out": "DIR",
-            "top": "K"}
+            "top": "K", "keep_weights": "K"}
 
 
 def add_parser(sub) -> None:
@@ -203,7 +205,9 @@ def print_leaderboard(summary, title: str = "leaderboard") -> None:
     if summary.best is not None:
         print(f"best: trial {summary.best.number}, validation accuracy "
               f"{summary.best.accuracy:.4f} -> {root / 'best.json'}")
-    print(f"results: {root} (trials.db, config.yaml, best.json)")
+    kept = sorted((root / "weights").glob("trial-*.pt")) if (root / "weights").is_dir() else []
+    print(f"results: {root} (trials.db, config.yaml, best.json"
+          f"{f', weights/ of {len(kept)} trials' if kept else ''})")
     if not summary.finished:
         print(f"stopped before the budget ({c['trained']} trained); continue with: "
               f"nas search --resume {root}")

@@ -17,11 +17,15 @@ def add_parser(sub) -> None:
     p.add_argument("--all", action="store_true", help="also list activation/dropout rows")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--dot", metavar="FILE", help="also write the graph as Graphviz DOT")
-    p.add_argument("--draw", metavar="PNG", help="also draw the distinct cells into a PNG")
+    p.add_argument("--draw", metavar="PNG", help="also draw the network into a PNG: its cells "
+                   "as the papers draw them where a space describes them (NASNet), else the "
+                   "op graph of its distinct blocks")
+    p.add_argument("--detail", action="store_true", help="--draw the op graph of every "
+                   "distinct block (primitive ops) even for a cell space")
     p.set_defaults(func=run)
 
 
-def write_pictures(g, dot: str | None, png: str | None) -> list[str]:
+def write_pictures(g, dot: str | None, png: str | None, detail: bool = False) -> list[str]:
     """Write the DOT text and/or the drawing of ``g``; returns what was written."""
     from pathlib import Path
     from nas.draw import draw, to_dot
@@ -34,7 +38,11 @@ def write_pictures(g, dot: str | None, png: str | None) -> list[str]:
         Path(dot).write_text(to_dot(g))
         out.append(dot)
     if png:
-        draw(g, png)
+        cells = None
+        if not detail:
+            from nas.experiment import cell_diagrams
+            cells = cell_diagrams(g)
+        draw(g, png, cells=cells, detail=detail)
         out.append(png)
     return out
 
@@ -42,7 +50,7 @@ def write_pictures(g, dot: str | None, png: str | None) -> list[str]:
 def run(args) -> int:
     g = genome_from_args(args)
     report = cost(g)
-    written = write_pictures(g, args.dot, args.draw)
+    written = write_pictures(g, args.dot, args.draw, args.detail)
     if args.json:
         d = report.to_dict()
         d["hash"] = g.hash

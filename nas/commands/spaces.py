@@ -97,6 +97,9 @@ def run(args) -> int:
         print(f"  {x['name']}: {', '.join(_fmt(c) for c in x['choices'])}")
     fp = d["fixed_points"]
     print("fixed points: " + (", ".join(fp) if fp else "none with these options"))
+    for p in space.projected_fixed_points():  # the classics of other presets: where they are
+        if p["name"] not in fp and p.get("assignment") is None and p.get("reason"):
+            print(f"  {p['name']}: not here: {p['reason']}")
     return 0
 
 

@@ -36,6 +36,9 @@ def add_parser(sub) -> None:
                    "further seeds, drawn at random (default: the protocol's, else all)")
     b.add_argument("--networks", type=int, metavar="N", help="only the first N distinct "
                    "networks (a partial table, for tests)")
+    b.add_argument("--sample", type=int, metavar="N", help="N distinct networks drawn at random "
+                   "(seeded by the protocol's seed) instead of every network: a sampled table "
+                   "for a space too large to enumerate, e.g. nasnet-cell")
     b.add_argument("--resume", metavar="DIR", help="continue the build in DIR")
     add_config_args(b)
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -116,6 +119,8 @@ def run_build(args) -> int:
         extra["seeds"] = parse_seeds(args.seeds)
     if args.networks is not None:
         extra["networks"] = args.networks
+    if args.sample is not None:
+        extra["sample"] = args.sample
     if args.seeds_sample is not None:
         extra["seeds_sample"] = args.seeds_sample
     base, overrides = config_from_args(args, extra)

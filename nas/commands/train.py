@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from nas.commands._common import human, print_json, resolve_genome
+from nas.commands._common import human, print_json, resolve
 from nas.commands.search import add_config_args, config_from_args
 from nas.errors import NasError
 
@@ -30,6 +30,9 @@ def add_parser(sub) -> None:
                    "split's accuracy")
     p.add_argument("--out", metavar="PATH", help="save {'genome', 'state_dict', 'metrics'} "
                    "with torch.save")
+    p.add_argument("--init-from-search", action="store_true", help="DIR only: start from the "
+                   "trained weights the search kept of its best trial (fine-tune / train on) "
+                   "instead of a random initialisation")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
@@ -43,9 +46,13 @@ def run(args) -> int:
     if args.device:
         overrides["device"] = args.device
     cfg = base.replace(**overrides)
-    genome = resolve_genome(args.genome)
+    genome, trained = resolve(args.genome)
+    init = None
+    if args.init_from_search:
+        init, how = _search_weights(args.genome, trained)
     data = load_data(cfg, test=args.test)
-    print(f"training {genome.name} ({genome.hash[:16]}) on {data.describe()}", file=sys.stderr)
+    print(f"training {genome.name} ({genome.hash[:16]}) on {data.describe()}"
+          f"{', from the ' + how if init is not None else ''}", file=sys.stderr)
 
     def progress(m: dict) -> None:
         if not args.json:
@@ -54,7 +61,8 @@ def run(args) -> int:
                   f"{m['accuracy']:.4f}  {m['seconds']:.1f}s", file=sys.stderr)
 
     model, result = train_model(genome, cfg.budget, data, cfg.seed, cfg.execution.device,
-                                recipe=cfg.recipe, callback=progress, threads=args.threads)
+                                recipe=cfg.recipe, callback=progress, threads=args.threads,
+                                init=init)
     if args.out and model is not None:
         import torch
         torch.save({"genome": fit_to_data(genome, data).to_dict(),
@@ -75,6 +83,18 @@ def run(args) -> int:
     if args.out:
         print(f"saved {args.out}")
     return 0
+
+
+def _search_weights(ref: str, trained) -> tuple[dict, str]:
+    """The state_dict of ``--init-from-search`` (one clear error when there is none)."""
+    from nas.export import read_state_dict
+    p = Path(ref)
+    if not (p.is_dir() or p.name == "best.json"):
+        raise NasError(f"--init-from-search needs an experiment directory, not {ref!r}")
+    if trained is None:
+        raise NasError(f"{ref}: the search kept no trained weights of its best trial (only the "
+                       f"train evaluator produces weights, and only with keep_weights ≥ 1)")
+    return read_state_dict(trained.path, "--init-from-search"), trained.describe()
 
 
 def _plain(metrics: dict) -> dict:
