@@ -82,9 +82,10 @@ class Controller(abc.ABC):
 
     # ------------------------------------------------------------------ the interface
     def ask(self) -> Assignment:
-        """Propose the next assignment to evaluate: the warm-start queue first, then ``propose``."""
+        """Propose the next assignment to evaluate: the warm-start queue first, then ``propose``
+        (redrawn inside the constraint, see :meth:`constrain`)."""
         queued = self._pop_queue()
-        a = self.space.check(queued) if queued is not None else self.propose()
+        a = self.space.check(queued) if queued is not None else self._propose_feasible()
         self.n_asked += 1
         self._pending.setdefault(assignment_key(a), []).append(a)
         return dict(a)
@@ -102,6 +103,34 @@ class Controller(abc.ABC):
         self.n_told += 1
         self.observe(a, result, finite(float(self.reward(result))))
 
+    def constrain(self, feasible: Callable[[Assignment], bool] | None,
+                  tries: int = 500) -> None:
+        """Propose only assignments for which ``feasible(a)`` holds (hard cost constraints):
+        each ask redraws the controller's own proposal — a new sample, another mutation,
+        another policy draw — up to ``tries`` times, so a search under a cap that admits a
+        small part of the space samples inside it instead of handing the loop proposals to
+        reject. Once ``tries`` redraws found nothing feasible, later asks are not redrawn (the
+        loop rejects them and stops when the space under the cap looks exhausted). (Not
+        state: the wiring sets it again on resume.) None: no constraint."""
+        self._feasible, self._tries = feasible, max(1, int(tries))
+
+    def _propose_feasible(self) -> Assignment:
+        a = self.propose()
+        feasible = getattr(self, "_feasible", None)
+        if feasible is not None and self._tries > 1:
+            for _ in range(self._tries - 1):
+                if feasible(a):
+                    return a
+                self.withdraw(a)
+                a = self.propose()
+            if not feasible(a):
+                self._tries = 1          # nothing feasible found: stop redrawing
+        return a
+
+    def withdraw(self, assignment: Assignment) -> None:
+        """A proposal taken back before it was asked (outside the constraint): release what
+        ``propose`` reserved for it. Default: nothing (Optuna closes its study trial)."""
+
     def propose(self) -> Assignment:
         raise NotImplementedError(f"{type(self).__name__} implements neither ask nor propose")
 
@@ -112,6 +141,18 @@ class Controller(abc.ABC):
     def pending(self) -> list[Assignment]:
         """Assignments asked and not yet told (in flight), oldest first."""
         return [dict(a) for v in self._pending.values() for a in v]
+
+    def sample(self, rng: random.Random) -> Assignment:
+        """An assignment drawn from the controller's current distribution with the caller's
+        ``rng``, without asking: no bookkeeping, no dedup, the controller's state unchanged.
+        What weight-sharing training (ENAS) uses to pick the path of each step. Default:
+        uniform over each decision (a controller without a distribution)."""
+        return self.space.sample(rng)
+
+    def entropy(self) -> float | None:
+        """The entropy of the controller's current distribution over assignments (nats), where
+        it has one (a report's learning curve). Default: None."""
+        return None
 
     def warm_start_size(self) -> int:
         """How many good starting points the controller can use (a proxy warm-up queues this

@@ -118,6 +118,17 @@ class OptunaController(Controller):
         self.trials.setdefault(assignment_key(a), []).append(trial.number)
         return a
 
+    def withdraw(self, assignment) -> None:
+        """Close the study trial of a proposal outside the constraint (failed, as Optuna's own
+        constraint handling would see it), so no trial stays running."""
+        from optuna.trial import TrialState
+        numbers = self.trials.get(assignment_key(assignment))
+        if numbers:
+            number = numbers.pop()
+            if not numbers:
+                del self.trials[assignment_key(assignment)]
+            self.study.tell(number, None, state=TrialState.FAIL)
+
     def observe(self, assignment, result, reward) -> None:
         import optuna
         from optuna.trial import TrialState

@@ -110,6 +110,27 @@ class Reinforce(Controller):
         self.tried.add(self.space.to_indices(a))
         self.mark_seen(a)
 
+    def sample(self, rng) -> Assignment:
+        """A draw from the current policy (with replacement; the generator seeded from
+        ``rng``): the paths ENAS trains the shared weights on."""
+        import torch
+        g = torch.Generator().manual_seed(rng.getrandbits(63))
+        with _one_thread():
+            return self.space.from_indices(self.policy.sample(g)[0])
+
+    def entropy(self) -> float:
+        """The policy's entropy (nats, summed over decisions; Monte-Carlo over 64 draws)."""
+        import torch
+        memo = getattr(self, "_entropy", None)
+        if memo is not None and memo[0] == self.n_updates:    # the policy changes per update
+            return memo[1]
+        g = torch.Generator().manual_seed(0)
+        with _one_thread(), torch.no_grad():
+            tokens = torch.tensor(self.policy.sample(g, 64), dtype=torch.long)
+            h = float(self.policy.evaluate(tokens)[1].mean())
+        self._entropy = (self.n_updates, h)
+        return h
+
     def warm_start_size(self) -> int:
         return self.options.batch                # the first policy update's batch
 

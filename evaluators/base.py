@@ -36,12 +36,22 @@ class Evaluator(abc.ABC):
     default_executor: str = "ray"
     #: the option that ``--evaluator NAME:ARG`` sets (None: the evaluator takes no ``:ARG``)
     argument: str | None = None
+    #: the executors that can run it (None: any); a supernet lives in the driver's memory
+    executors: tuple | None = None
+    #: how many of the best candidates a search retrains stand-alone afterwards when the config
+    #: leaves ``retrain`` unset (a cheap estimate's top K, checked against the ground truth)
+    default_retrain: int = 0
 
     def __init__(self, **options: Any):
         self.options = make_options(self.Options, options, f"evaluator {self.name!r}")
 
     def prepare(self, context: "EvaluationContext") -> None:
         """Called once on the driver before any trial (load a table, check the space…)."""
+
+    def start(self, context: "EvaluationContext") -> None:
+        """Called once on the driver when the experiment is open, before its first evaluation,
+        with ``root``, ``controller`` and ``trials`` set (a supernet loads its checkpoint from
+        the directory and samples its training paths from the controller). Default: nothing."""
 
     def default_budget(self):
         """The budget to use when the config leaves it at its default (None: the config's).
@@ -62,6 +72,9 @@ class EvaluationContext:
     space: Any                     # the SearchSpace
     dataset: str
     data: Any = None               # evaluators.datasets.Data, when loaded
+    root: Any = None               # the experiment directory (given to ``start``)
+    controller: Any = None         # the search's controller (``start``; None in a sweep)
+    trials: int | None = None      # the trial budget (``start``)
 
 
 class Executor(abc.ABC):

@@ -105,6 +105,8 @@ class SearchConfig:
     proxy_screen: int = 0           # evaluate only the best of every M proposals (0/1: off)
     trials: int = 8
     seed: int = 0
+    retrain: int | None = None      # top K retrained stand-alone (None: the evaluator's default)
+    retrain_epochs: int = 4         # their stand-alone training budget (epochs)
     # ---- the sections
     data: DataConfig = field(default_factory=DataConfig)
     budget: Budget = field(default_factory=Budget)
@@ -241,6 +243,8 @@ class SearchConfig:
         need(self.proxy_warmup >= 0, "proxy_warmup", "must be ≥ 0")
         need(self.proxy_screen >= 0, "proxy_screen", "must be ≥ 0")
         need(self.top >= 1, "top", "must be ≥ 1")
+        need(self.retrain is None or self.retrain >= 0, "retrain", "must be ≥ 0 (or null)")
+        need(self.retrain_epochs >= 1, "retrain_epochs", "must be ≥ 1")
         need(self.keep_weights >= 0, "keep_weights", "must be ≥ 0 (0: keep no weights)")
         for k, v in self.grid.items():
             if k not in GRID_KEYS:

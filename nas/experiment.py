@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping
 
 import evaluators.executors  # noqa: F401  (registers local, ray)
 import evaluators.proxies  # noqa: F401  (registers proxy)
+import evaluators.supernet  # noqa: F401  (registers supernet)
 import evaluators.table  # noqa: F401  (registers table)
 import evaluators.train  # noqa: F401  (registers train)
 from controllers import CONTROLLERS
@@ -112,7 +113,11 @@ def make_evaluator(config: SearchConfig) -> Evaluator:
 
 def make_executor(config: SearchConfig, evaluator: Evaluator) -> Executor:
     """``--executor`` when given, else the evaluator's default."""
-    return EXECUTORS.get(config.execution.executor or evaluator.default_executor)()
+    name = config.execution.executor or evaluator.default_executor
+    if evaluator.executors is not None and name not in evaluator.executors:
+        raise NasError(f"evaluator {evaluator.name!r} runs with --executor "
+                       f"{' or '.join(evaluator.executors)} only, not {name!r}")
+    return EXECUTORS.get(name)()
 
 
 def fixed_point_hashes(store: ExperimentStore) -> dict[str, str]:
@@ -226,8 +231,14 @@ def plan_search(config: SearchConfig, data) -> Plan:
     fit = lambda g: fit_to_data(g, data)  # noqa: E731
     meta: dict = {}
 
+    constraints = Constraints.from_dict(config.constraints)
+
     def controller(root: Path, fresh: bool):
         c = make_controller(config, space, root)
+        if constraints:            # sample / mutate inside the caps, not reject blindly
+            from nas.constraints import cost_metrics
+            c.constrain(lambda a: constraints.violated_by(
+                cost_metrics(fit(space.decode_cached(a)))) is None)
         if fresh:
             warm_start(config, space, fit, c)
             if config.proxy_warmup:
@@ -238,7 +249,7 @@ def plan_search(config: SearchConfig, data) -> Plan:
         scorer = proxy_scorer(config, data)
         screen = Screen(config.proxy_screen, scorer, f"proxy_{config.proxy}")
     return Plan(f"{config.space} · {config.controller}", space, controller, fit, config.trials,
-                constraints=Constraints.from_dict(config.constraints), screen=screen, meta=meta)
+                constraints=constraints, screen=screen, meta=meta)
 
 
 _PROXY_MEMO: dict[tuple, float] = {}
@@ -304,12 +315,14 @@ class SearchSummary:
     seconds: float
     data: str
     first_error: str | None = None     # of the first failed trial, if any
+    retrained: list = dataclasses.field(default_factory=list)   # top K retrained stand-alone
 
     def to_dict(self) -> dict:
         return {"root": str(self.root), "counts": self.counts, "finished": self.finished,
                 "exhausted": self.exhausted, "seconds": round(self.seconds, 2),
                 "data": self.data, "best": self.best.summary() if self.best else None,
-                "leaderboard": [r.summary() for r in self.leaderboard]}
+                "leaderboard": [r.summary() for r in self.leaderboard],
+                **({"retrained": self.retrained} if self.retrained else {})}
 
 
 def default_out(config: SearchConfig, kind: str = "search") -> Path:
@@ -396,6 +409,9 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
         loop = SearchLoop(config, store, plan.space, controller, fit=plan.fit,
                           reporter=reporter, constraints=plan.constraints,
                           settings_of=plan.settings_of, screen=plan.screen)
+        evaluator.start(EvaluationContext(plan.space, config.data.dataset, data, store.root,
+                                          controller if kind == "search" else None,
+                                          config.trials))
         if not loop.finished:
             before_run()
             try:
@@ -408,12 +424,75 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
                 raise
             finally:
                 reporter.stop()
+        retrained = []
+        k = config.retrain if config.retrain is not None else evaluator.default_retrain
+        if kind == "search" and loop.finished and k:
+            retrained = retrain_top(store, config, k, data, reporter)
         failed = store.rows("status='failed' AND source='trained'", limit=1)
         return SearchSummary(store.root, store.counts(), store.leaderboard(config.top),
                              store.best(), loop.finished, loop.exhausted, time.time() - t0,
-                             data.describe(), failed[0].result.error if failed else None)
+                             data.describe(), failed[0].result.error if failed else None,
+                             retrained)
     finally:
         store.close()
+
+
+RETRAIN_DIR = "retrain"
+
+
+def retrain_top(store: ExperimentStore, config: SearchConfig, k: int, data,
+                reporter: Reporter | None = None) -> list[dict]:
+    """Retrain the ``k`` best candidates of a finished search stand-alone with the ``train``
+    evaluator for ``retrain_epochs`` (an experiment of its own in ``DIR/retrain``, resumable
+    like any other), and record each one's stand-alone accuracy in its search row
+    (``standalone_accuracy``). Returns one dict per candidate, best estimate first."""
+    top = store.leaderboard(k)
+    if not top:
+        return []
+    genomes = {f"trial{r.number}": Genome.from_dict(r.genome) for r in top}
+    cfg = config.replace(evaluator="train", evaluator_options={}, epochs=config.retrain_epochs,
+                         steps=None, seconds=None, retrain=0, proxy_screen=0, proxy_warmup=0,
+                         constraints={}, init=[])
+    rows = evaluate_genomes(genomes, cfg, store.root / RETRAIN_DIR, data=data,
+                            reporter=reporter)
+    out = []
+    for r in top:
+        s = rows.get(f"trial{r.number}")
+        acc = s.accuracy if s is not None else None
+        store.add_metrics(r.number, standalone_accuracy=acc,
+                          standalone_trial=s.number if s is not None else None)
+        out.append({"trial": r.number, "hash": r.hash, "estimate": r.accuracy,
+                    "standalone_accuracy": acc,
+                    "standalone_error": s.result.error if s is not None and s.result else None})
+    return out
+
+
+def best_at_scale(root: str | os.PathLike, options: Mapping[str, Any]) -> dict:
+    """The best network of a finished search re-decoded in its space with other options (e.g.
+    ``preset=mobile``: the found cells in NASNet-A mobile's network), with its cost next to the
+    space's classic fixed points at that scale. Decisions the new options add get their first
+    choice (``concat=choice``: nothing concatenated beyond the paper's rule); decisions they
+    drop are ignored (noted in ``dropped``). Returns ``{genome, assignment, cost, classics,
+    dropped}``."""
+    from nas.constraints import cost_metrics
+    store = ExperimentStore.open(root)
+    try:
+        cfg, best = store.config(), store.best()
+    finally:
+        store.close()
+    if best is None:
+        raise NasError(f"{root}: no successful trial to export")
+    space = make_space(cfg.replace(options={**cfg.options, **dict(options)}))
+    names = {d.name for d in space.decisions}
+    dropped = sorted(k for k, v in best.assignment.items() if k not in names and v)
+    a = {d.name: best.assignment.get(d.name, d.choices[0]) for d in space.decisions}
+    genome = space.decode(a)
+    classics = {}
+    for p in space.projected_fixed_points():
+        if p["genome"] is not None:
+            classics[p["name"]] = cost_metrics(p["genome"])
+    return {"genome": genome, "assignment": a, "cost": cost_metrics(genome),
+            "classics": classics, "dropped": dropped}
 
 
 def _command(kind: str) -> str:

@@ -38,15 +38,60 @@ def summarize(store: ExperimentStore, top: int = 10) -> dict:
         board.append({"rank": rank, "trial": r.number, "accuracy": r.accuracy,
                       "params": r.result.get("params"), "flops": r.result.get("flops"),
                       "memory_kb": round(cost(g).memory_kb, 1), "hash": r.hash,
-                      "train_seconds": r.result.get("train_seconds"), "genome": g.name})
+                      "train_seconds": r.result.get("train_seconds"), "genome": g.name,
+                      **({"standalone_accuracy": r.result.get("standalone_accuracy")}
+                         if "standalone_accuracy" in r.result.metrics else {})})
     best = store.best()
+    trained = _trained(store)
+    retrained = [{"trial": r.number, "accuracy": r.accuracy,
+                  "standalone_accuracy": r.result.get("standalone_accuracy")}
+                 for r in trained if "standalone_accuracy" in r.result.metrics]
+    retrained.sort(key=lambda d: -(d["accuracy"] or 0))
     return {"dir": str(store.root), "space": cfg.space, "controller": cfg.controller,
             "dataset": cfg.data.dataset, "trials_budget": cfg.trials, "counts": store.counts(),
             "runs": store.meta("runs", 1),
             "wall_seconds": round(max(finished) - min(asked), 1) if finished else 0.0,
             "best": None if best is None else {"trial": best.number, "hash": best.hash,
                                                "accuracy": best.accuracy},
-            "leaderboard": board}
+            "leaderboard": board,
+            **({"retrained": retrained} if retrained else {}),
+            **({"learning_curve": learning_curve(trained)}
+               if any("policy_entropy" in r.result.metrics for r in trained) else {})}
+
+
+def learning_curve(trained: list[TrialRow], points: int = 10) -> list[dict]:
+    """The controller's learning over the search, in ``points`` equal slices of the trained
+    trials: mean reward (validation accuracy; 0 for a failure) and mean policy entropy."""
+    n = len(trained)
+    out = []
+    for k in range(min(points, n)):
+        part = trained[k * n // points:(k + 1) * n // points] if n >= points else [trained[k]]
+        ent = [r.result.get("policy_entropy") for r in part
+               if r.result.get("policy_entropy") is not None]
+        out.append({"trials": f"{part[0].number}-{part[-1].number}",
+                    "mean_reward": round(sum(r.accuracy or 0.0 for r in part) / len(part), 4),
+                    "entropy": round(sum(ent) / len(ent), 3) if ent else None})
+    return out
+
+
+def plot_controller(store: ExperimentStore, path: Path, window: int = 20) -> Path | None:
+    """Reward (moving average over ``window`` trials) and policy entropy per trial."""
+    rows = [r for r in _trained(store) if r.result.get("policy_entropy") is not None]
+    if not rows:
+        return None
+    import numpy as np
+    fig, ax = _axes()
+    acc = np.array([r.accuracy or 0.0 for r in rows])
+    w = max(1, min(window, len(acc)))
+    ma = np.convolve(acc, np.ones(w) / w, mode="valid")
+    ax.plot(range(w, len(acc) + 1), ma, label=f"reward, mean of {w}", color="C0")
+    ax.set_ylabel("reward (validation accuracy)")
+    ax2 = ax.twinx()
+    ax2.plot(range(1, len(rows) + 1), [r.result.get("policy_entropy") for r in rows],
+             color="C3", label="policy entropy")
+    ax2.set_ylabel("policy entropy (nats)")
+    fig.legend(loc="lower center", ncol=2, fontsize=8)
+    return _save(fig, ax, path, "controller learning curve", "trained trial", "reward")
 
 
 def _trained(store: ExperimentStore) -> list[TrialRow]:
@@ -183,6 +228,10 @@ def make_report(dirs: list[str | Path], top: int = 10, out: str | Path | None = 
         summaries = [summarize(s, top) for s in stores]
         plots = [plot_progress(stores, target / "progress.png"),
                  plot_pareto(stores, target / "pareto.png", fixed_points)]
+        for s in stores:
+            if s.root == target:
+                p = plot_controller(s, target / "controller.png")
+                plots += [p] if p is not None else []
         for s in stores:
             best = s.best()
             if best is None:

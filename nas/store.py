@@ -241,6 +241,15 @@ class ExperimentStore:
         with self.conn:
             self.conn.execute("UPDATE trials SET source=? WHERE number=?", (source, number))
 
+    def add_metrics(self, number: int, **metrics: Any) -> None:
+        """Merge ``metrics`` into a finished trial's metrics (e.g. the stand-alone accuracy of
+        a candidate a supernet scored)."""
+        row = self.row(number)
+        merged = {**(row.result.metrics if row.result else {}), **metrics}
+        with self.conn:
+            self.conn.execute("UPDATE trials SET metrics=? WHERE number=?",
+                              (_dumps(merged), number))
+
     def set_error(self, number: int, error: str) -> None:
         with self.conn:
             self.conn.execute("UPDATE trials SET error=? WHERE number=?", (error, number))

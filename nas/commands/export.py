@@ -28,11 +28,16 @@ def add_parser(sub) -> None:
                    "genome's network)")
     p.add_argument("--input", metavar="CxHxW")
     p.add_argument("--classes", type=int, metavar="K")
+    p.add_argument("--option", "-o", action="append", default=[], metavar="K=V",
+                   help="DIR only: re-decode the best network in its space with these space "
+                   "options (e.g. -o preset=mobile: the found cells at NASNet-A mobile's scale)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from nas.export import export, load_checkpoint
+    if args.option:
+        return _at_scale(args)
     genome, trained = resolve(args.source, parse_input(args.input), args.classes)
     weights = args.weights or (trained.path if trained else None)
     state = None
@@ -49,4 +54,29 @@ def run(args) -> int:
         f" ({trained.describe()})" if trained else " (untrained weights)"
     print(f"exported {genome.name} ({genome.hash}) as {args.format}{how}"
           f"{', ' + changes[0].describe() if changes else ''}: " + ", ".join(map(str, files)))
+    return 0
+
+
+def _at_scale(args) -> int:
+    from pathlib import Path as _P
+    from nas.commands._common import human
+    from nas.experiment import best_at_scale
+    from nas.export import export
+    from nas.options import parse_pairs
+    if not _P(args.source).is_dir():
+        raise NasError("--option re-decodes the best network of an experiment DIR; "
+                       f"{args.source!r} is not a directory")
+    if args.weights:
+        raise NasError("--option builds the network at another scale: trained weights of the "
+                       "original do not fit it; drop --weights")
+    r = best_at_scale(args.source, parse_pairs(args.option, "--option"))
+    g, c = r["genome"], r["cost"]
+    files = export(g, args.format, args.out, None, optimize=args.optimize)
+    print(f"the best network of {args.source} with {' '.join(args.option)}: "
+          f"{human(c['params'])} params, {human(c['flops'])} mult-adds"
+          + "".join(f"; {n}: {human(k['params'])} params, {human(k['flops'])} mult-adds"
+                    for n, k in r["classics"].items()))
+    if r["dropped"]:
+        print(f"note: decisions these options do not have were ignored: {', '.join(r['dropped'])}")
+    print(f"exported (untrained weights): {', '.join(map(str, files))}")
     return 0

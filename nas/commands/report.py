@@ -49,6 +49,19 @@ def run(args) -> int:
                       f"{r['flops']:,}", f"{r['memory_kb']:,}", f"{r['train_seconds'] or 0:.1f}",
                       r["hash"][:12])
         con.print(t)
+        if s.get("retrained"):
+            t = Table(title="retrained stand-alone (top K by the search's estimate)")
+            for col in ("trial", "estimate", "stand-alone"):
+                t.add_column(col, justify="right")
+            for r in s["retrained"]:
+                sa = r["standalone_accuracy"]
+                t.add_row(str(r["trial"]), f"{r['accuracy']:.4f}",
+                          "failed" if sa is None else f"{sa:.4f}")
+            con.print(t)
+        if s.get("learning_curve"):
+            con.print("controller learning curve (mean reward / policy entropy): " + ", ".join(
+                f"{p['trials']}: {p['mean_reward']:.3f}/{p['entropy']}"
+                for p in s["learning_curve"]))
     for f in rep["files"]:
         con.print(f"wrote {f}")
     return 0

@@ -80,6 +80,10 @@ def add_parser(sub) -> None:
                    "the proxy first and start the controller from the best")
     p.add_argument("--proxy-screen", type=int, metavar="M", help="evaluate only the best of "
                    "every M proposals by the proxy (the others are recorded, screened out)")
+    p.add_argument("--retrain", type=int, metavar="K", help="retrain the top K stand-alone "
+                   "after the search (default: the evaluator's; supernet 5, others 0)")
+    p.add_argument("--retrain-epochs", type=int, metavar="E", help="stand-alone budget of the "
+                   "retrained candidates (default 4)")
     p.add_argument("--scheduler", choices=("fifo", "asha"), help="asha: stop weak candidates "
                    "early on their per-epoch validation accuracy")
     p.add_argument("--resume", metavar="DIR", help="continue the experiment in DIR")
@@ -119,7 +123,7 @@ def config_from_args(args, extra: dict | None = None):
             if v is not None:
                 overrides[dest] = v
     for dest in ("space", "controller", "evaluator", "trials", "scheduler", "proxy",
-                 "proxy_warmup", "proxy_screen"):
+                 "proxy_warmup", "proxy_screen", "retrain", "retrain_epochs"):
         v = getattr(args, dest, None)
         if v is not None:
             overrides[dest] = v
@@ -188,6 +192,15 @@ def print_leaderboard(summary, title: str = "leaderboard") -> None:
                   human(m.get("flops", 0)), f"{m.get('latency_ms', 0):.2f}",
                   f"{m.get('train_seconds', 0):.1f}", row.hash[:16])
     Console(width=110).print(t)
+    if summary.retrained:
+        t = Table(title="retrained stand-alone (top K by the search's estimate)")
+        for col in ("trial", "estimate", "stand-alone", "hash"):
+            t.add_column(col, justify="right")
+        for r in summary.retrained:
+            sa = r["standalone_accuracy"]
+            t.add_row(str(r["trial"]), f"{r['estimate']:.4f}",
+                      "failed" if sa is None else f"{sa:.4f}", r["hash"][:16])
+        Console(width=110).print(t)
     root = summary.root
     if summary.best is not None:
         print(f"best: trial {summary.best.number}, validation accuracy "

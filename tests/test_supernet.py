@@ -1,0 +1,250 @@
+"""Weight sharing (``--evaluator supernet``): a child is exactly the decoded network, only its
+path computes, the CLI runs a tiny supernet search end to end (with the top-K retrained
+stand-alone), ENAS trains through the controller, and a search killed with -9 resumes to the
+same results as an uninterrupted one."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from nas.builder import build
+from nas.config import SearchConfig
+from nas.store import ExperimentStore
+from search_spaces import SPACES
+from tests.conftest import ROOT, run_cli
+
+from evaluators.supernet_net import Supernet
+
+TINY = ("search", "--space", "exhaustive", "--evaluator", "supernet", "--quiet")
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _random_bn_stats(net):
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2.0)
+
+
+@pytest.mark.parametrize("space,options,affine", [
+    ("exhaustive", {}, True), ("exhaustive", {}, False),
+    ("nasnet-cell", {}, True), ("nasnet-cell", {"concat": "choice"}, False),
+    ("nasnet-cell", {"reductions": 1, "N": 1, "concat": "choice"}, True)])
+def test_child_equals_decode(space, options, affine):
+    """Random children of one supernet give the stand-alone network's outputs with the
+    exported weights, under the builder's parameter names; children share weights by
+    (position, op)."""
+    s = SPACES.get(space)(**options)
+    net = Supernet(affine=affine, seed=3)
+    rng = random.Random(7)
+    for _ in range(4):
+        g = s.decode(s.sample(rng))
+        child = net.child(g)
+        _random_bn_stats(child)
+        with torch.no_grad():
+            for p in child.parameters():
+                p.normal_(0, 0.3)
+        ref = build(g)
+        ref.load_state_dict(net.export(g), strict=True)    # same names, same shapes
+        if affine:
+            assert set(child.state_dict()) == set(ref.state_dict())
+        x = torch.randn(3, *g.input)
+        child.eval(), ref.eval()
+        with torch.no_grad():
+            assert torch.equal(child(x), ref(x))
+    # the pool is shared: a second child reuses the first one's module at the same key
+    a = s.sample(rng)
+    g1, g2 = s.decode(a), s.decode({**a, s.decisions[-1].name: s.decisions[-1].choices[0]})
+    k1, k2 = net.keys(g1), net.keys(g2)
+    common = [p for p in k1 if k2.get(p) == k1[p]]
+    assert common and all(net.child(g1).get_submodule(p) is net.child(g2).get_submodule(p)
+                          for p in common)
+
+
+@pytest.mark.parametrize("space", ["exhaustive", "nasnet-cell"])
+def test_only_the_path_computes(space):
+    """A training step of a child runs exactly the child's modules once each, and as many
+    conv/linear FLOPs as the stand-alone network, however large the pool has grown."""
+    s = SPACES.get(space)()
+    net = Supernet()
+    rng = random.Random(0)
+    for _ in range(6):                       # grow the pool with other children first
+        net.child(s.decode(s.sample(rng)))
+    g = s.decode(s.sample(rng))
+    child = net.child(g)
+    assert len(net.pool) > len(net.keys(g))
+    calls = []
+    hooks = [m.register_forward_hook(lambda m, i, o, k=k: calls.append(k))
+             for k, m in net.pool.items()]
+    x = torch.randn(8, *g.input)
+    with FlopCounterMode(display=False) as fc:
+        child(x).sum().backward()
+    for h in hooks:
+        h.remove()
+    path = [k for k in net.keys(g).values() if k in net.pool]     # the stateful modules
+    assert sorted(calls) == sorted(path)                          # each path module once
+    touched = {k for k, m in net.pool.items() if any(p.grad is not None for p in m.parameters())}
+    assert touched == {k for k in path if any(True for _ in net.pool[k].parameters())}
+    ref = build(g)
+    with FlopCounterMode(display=False) as fr:
+        ref(x).sum().backward()
+    assert fc.get_total_flops() == fr.get_total_flops()
+
+
+def test_tiny_supernet_search_through_the_cli(tmp_path):
+    """`nas search --evaluator supernet` on exhaustive, 1 epoch: children scored by the
+    supernet, the top 2 retrained stand-alone and shown next to their supernet accuracy."""
+    out = tmp_path / "run"
+    p = run_cli(*TINY, "--controller", "evolution", "--trials", "8", "--epochs", "1",
+                "--retrain", "2", "--retrain-epochs", "1", "--executor", "local",
+                "--out", str(out), "--json")
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    assert summary["counts"]["ok"] == 8
+    rows = summary["leaderboard"]
+    assert all(0 <= r["accuracy"] <= 1 for r in rows)
+    assert len({r["accuracy"] for r in rows}) > 1            # children differ
+    re = summary["retrained"]
+    assert [r["trial"] for r in re] == [r["number"] for r in rows[:2]]
+    assert all(0.1 < r["standalone_accuracy"] <= 1 for r in re)
+    ck = torch.load(out / "supernet.pt", weights_only=True)
+    assert ck["epoch"] == 1 and ck["log"][0]["images_per_s"] > 0
+    store = ExperimentStore.open(out)
+    try:
+        assert store.row(re[0]["trial"]).result.metrics["standalone_accuracy"] == \
+            re[0]["standalone_accuracy"]
+    finally:
+        store.close()
+    assert (out / "retrain" / "trials.db").is_file()
+    # the report shows both accuracies
+    from nas.report import make_report
+    rep = make_report([out])["experiments"][0]
+    assert [(r["trial"], r["standalone_accuracy"]) for r in rep["retrained"]] == \
+        [(r["trial"], r["standalone_accuracy"]) for r in re]
+
+
+def test_enas_trains_through_the_controller(tmp_path):
+    """mode=enas: shared-weight epochs alternate with controller steps (the epoch count grows
+    with the trial number), the paths come from the controller's policy."""
+    from nas.experiment import run_search
+    cfg = SearchConfig(space="exhaustive", controller="reinforce", evaluator="supernet",
+                       evaluator_options={"mode": "enas"}, trials=8, retrain=0,
+                       out=str(tmp_path / "enas")).replace(epochs=2)
+    summary = run_search(cfg)
+    store = ExperimentStore.open(summary.root)
+    try:
+        rows = [r for r in store.rows() if r.source == "trained"]
+    finally:
+        store.close()
+    epochs = [r.result.metrics["supernet_epochs"] for r in rows]
+    assert epochs == sorted(epochs) and epochs[0] == 1 and epochs[-1] == 2
+    ck = torch.load(summary.root / "supernet.pt", weights_only=True)
+    assert ck["controller"]["name"] == "reinforce" and ck["controller"]["n_updates"] >= 1
+    # nas report: the controller's learning curve (mean reward, policy entropy)
+    from nas.report import make_report
+    rep = make_report([summary.root])
+    curve = rep["experiments"][0]["learning_curve"]
+    assert len(curve) == 8 and all(p["entropy"] > 0 for p in curve)
+    assert (summary.root / "controller.png").is_file()
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--executor", "ray"), "runs with --executor local only"),
+    (("--evaluator-option", "mode=darts"), "mode"),
+    (("--retrain", "-1"), "retrain: must be ≥ 0"),
+])
+def test_bad_supernet_input_is_one_line(capsys, tmp_path, args, message):
+    from nas.cli import main
+    code = main([*TINY, "--out", str(tmp_path / "x"), *args])
+    _, err = capsys.readouterr()
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "x").exists()
+
+
+def _nas_bg(*args):
+    exe = Path(sys.executable).parent / "nas"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nas"]
+    return subprocess.Popen([*cmd, *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _results(root):
+    store = ExperimentStore.open(root)
+    try:
+        return [(r.number, r.hash, r.status, r.accuracy) for r in store.rows()]
+    finally:
+        store.close()
+
+
+def test_kill_9_during_supernet_training_resumes_to_the_same_results(tmp_path):
+    """kill -9 after the first epoch's checkpoint, `--resume`: the same children with the same
+    supernet accuracies as an uninterrupted run."""
+    common = (*TINY, "--controller", "random", "--trials", "4", "--epochs", "6",
+              "--retrain", "0")
+    ref = run_cli(*common, "--out", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stderr
+    killed = tmp_path / "killed"
+    proc = _nas_bg(*common, "--out", str(killed))
+    try:
+        deadline = time.time() + 120
+        while not (killed / "supernet.pt").exists() and time.time() < deadline \
+                and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the search ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    epoch = torch.load(killed / "supernet.pt", weights_only=True)["epoch"]
+    assert 1 <= epoch < 6
+    p = run_cli("search", "--resume", str(killed), "--quiet")
+    assert p.returncode == 0, p.stderr
+    assert _results(killed) == _results(tmp_path / "ref")
+
+
+@pytest.mark.parametrize("controller", ["evolution", "reinforce"])
+def test_a_cap_that_admits_2_percent_samples_inside_it(tmp_path, controller):
+    """max_flops at the 2nd percentile of nasnet-cell's sampled FLOPs: the controller redraws
+    its proposals inside the cap, so every trial is trained and none is rejected."""
+    from nas.experiment import run_search
+    cfg = SearchConfig(space="nasnet-cell", controller=controller, evaluator="proxy:params",
+                       trials=6, constraints={"max_flops": 1_480_000}, out=str(tmp_path / "c"))
+    s = run_search(cfg)
+    assert s.finished and s.counts["ok"] == 6 and s.counts["rejected"] == 0
+    assert all(r.result.get("flops") <= 1_480_000 for r in s.leaderboard)
+
+
+def test_export_the_found_cells_at_mobile_scale(capsys, tmp_path):
+    """`nas export DIR -o preset=mobile`: the best cells of a digits search in NASNet-A
+    mobile's network, its params and mult-adds printed next to NASNet-A mobile's."""
+    from nas.cli import main
+    out = tmp_path / "s"
+    assert main(["search", "--space", "nasnet-cell", "--evaluator", "proxy:params", "--trials",
+                 "2", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(out), "-o", "preset=mobile", "--format", "pt",
+                 "--out", str(tmp_path / "m.pt")]) == 0
+    text = capsys.readouterr().out
+    assert "nasnet_a: 5.29M params, 573.43M mult-adds" in text
+    from nas.genome import Genome
+    from nas.constraints import cost_metrics
+    g = Genome.from_dict(torch.load(tmp_path / "m.pt", weights_only=True)["genome"])
+    assert g.input == (3, 224, 224) and g.num_classes == 1000
+    c = cost_metrics(g)
+    assert f"{c['params'] / 1e6:.2f}M params" in text.split(";")[0]
