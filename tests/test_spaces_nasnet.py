@@ -180,15 +180,15 @@ def test_random_round_trips(opts):
 
 
 @pytest.mark.slow
-def test_thousand_round_trips():
+def test_random_round_trips():
     sp = get_space("nasnet-cell", {"N": 1, "reductions": 1, "concat": "choice"})
     rng = random.Random(11)
     hashes = set()
-    for _ in range(1000):
+    for _ in range(300):
         g = sp.decode(sp.sample(rng))
         assert sp.decode(sp.encode_strict(g)).hash == g.hash
         hashes.add(g.hash)
-    assert len(hashes) == 1000  # a space of 10^40: random samples do not collide
+    assert len(hashes) == 300  # a space of 10^40: random samples do not collide
 
 
 def test_decoded_genomes_are_valid_plain_data():
