@@ -3,6 +3,7 @@
     python benchmarks/supernet.py ranking [--epochs 40] [--networks N] [--trials 300]
     python benchmarks/supernet.py nasnet  [--epochs 30] [--trials 400] [--batch 32]
     python benchmarks/supernet.py throughput [--epochs 2] | long [--epochs 100 --batch 32]
+    python benchmarks/supernet.py sweep [--steps 300 --batch 32]
 
 ``ranking`` (space ``exhaustive``, digits): trains a supernet through the real search
 (``nas search --evaluator supernet``) for each training mode (``uniform``: single-path
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import random
@@ -353,6 +355,87 @@ def _long_result(args, log, accs, seconds) -> dict:
                        f"--batch {args.batch}", "machine": _machine()}
 
 
+# ============================================================================ sweep
+
+#: path sets of the sweep: K fixed children cycled (0: a uniform path per step), optionally
+#: with decisions restricted (every block combines by add; only parametrised ops)
+_PARAM_OPS = ("conv1x1", "conv3x3", "sep_conv3x3", "sep_conv5x5", "dil_conv3x3", "conv1x3_3x1")
+SWEEP = [("K=1", 1, {}), ("K=5", 5, {}), ("K=20", 20, {}), ("K=100", 100, {}),
+         ("uniform", 0, {}), ("uniform, combine=add only", 0, {"combine": ("add",)}),
+         ("uniform, parametrised ops only", 0, {"op_a": _PARAM_OPS, "op_b": _PARAM_OPS})]
+
+
+def sweep(args) -> None:
+    """Where does shared training break? The shipped training step (evaluator's optimizer,
+    loss, lr schedule of a ``--total``-step run) over K fixed children cycled, K = 1 … uniform,
+    and two restricted uniform spaces; training loss/accuracy and the median gradient norm of
+    the path per 50 steps."""
+    import torch
+    torch.set_num_threads(args.threads)
+    from torch import nn
+    from evaluators.base import EvaluationContext
+    from evaluators.supernet import SupernetEvaluator
+    from evaluators.supernet_net import SGD
+    from nas.config import Recipe, SearchConfig
+    from nas.experiment import load_data, make_space
+    cfg = SearchConfig(space="nasnet-cell")
+    data = load_data(cfg)
+    space = make_space(cfg, data)
+    r = Recipe(batch_size=args.batch)
+    out = {"steps": args.steps, "batch": args.batch, "lr_schedule_steps": args.total,
+           "recipe": {"lr": r.lr, "momentum": r.momentum, "weight_decay": r.weight_decay,
+                      "label_smoothing": r.label_smoothing}, "runs": {}}
+    for name, k, restrict in SWEEP:
+        ev = SupernetEvaluator()
+        ev.prepare(EvaluationContext(space, "digits", data))
+        dd = ev._device_data(data, "cpu")
+        opt = SGD(ev.net, r.momentum, r.weight_decay)
+        rng = random.Random(0)
+        fixed = [space.sample(random.Random(100 + i)) for i in range(k)]
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=r.label_smoothing)
+        torch.manual_seed(0)
+        gen = torch.Generator().manual_seed(1)
+        step, rows, acc, t0 = 0, [], [0.0, 0, 0, []], time.time()
+        while step < args.steps:
+            for x, y in dd.train_batches(args.batch, gen):
+                lr = r.lr * 0.5 * (1 + math.cos(math.pi * min(step / args.total, 1.0)))
+                a = dict(fixed[step % k] if k else space.sample(rng))
+                for d in space.decisions:
+                    for kind, vals in restrict.items():
+                        if d.name.endswith(kind) and a[d.name] not in vals:
+                            a[d.name] = rng.choice(vals)
+                net = ev.net.child(ev.genome(a, data))
+                net.train()
+                o = net(x)
+                loss = loss_fn(o, y)
+                loss.backward()
+                gs = [p.grad for key in net.pool_keys for p in ev.net.pool[key].parameters()
+                      if p.grad is not None]
+                acc[3].append(float(torch.linalg.vector_norm(
+                    torch.stack([torch.linalg.vector_norm(g) for g in gs]))))
+                opt.step(lr, net.pool_keys)
+                acc[0] += float(loss.detach()) * len(y)
+                acc[1] += int((o.argmax(1) == y).sum())
+                acc[2] += len(y)
+                step += 1
+                if step % 50 == 0:
+                    rows.append({"step": step, "loss": round(acc[0] / acc[2], 3),
+                                 "accuracy": round(acc[1] / acc[2], 3),
+                                 "grad_norm_median": round(statistics.median(acc[3]), 2)})
+                    acc = [0.0, 0, 0, []]
+                if step >= args.steps:
+                    break
+        out["runs"][name] = {"curve": rows, "pool_modules": len(ev.net.pool),
+                             "seconds": round(time.time() - t0, 1)}
+        print(name, rows[-1], len(ev.net.pool), flush=True)
+    out["command"] = (f"python benchmarks/supernet.py sweep --steps {args.steps} "
+                      f"--batch {args.batch} --total {args.total}")
+    out["machine"] = _machine()
+    res = _load()
+    res["nasnet_sweep"] = out
+    _save(res, "nasnet_sweep")
+
+
 # ============================================================================ main
 
 
@@ -404,6 +487,24 @@ def write_md() -> None:
                   f"- validation accuracy of 20 random children (recalibrated): "
                   f"{lg['children_val_acc']}", f"- command: `{lg['command']}`",
                   f"- machine: {lg['machine']}", ""]
+    sw = res.get("nasnet_sweep")
+    if sw:
+        lines += ["## nasnet-cell / digits, where shared training breaks (K fixed children "
+                  "cycled vs uniform paths)", "",
+                  f"{sw['steps']} steps at batch {sw['batch']} with the shipped step (lr "
+                  f"{sw['recipe']['lr']} cosine over {sw['lr_schedule_steps']} steps, momentum "
+                  f"{sw['recipe']['momentum']}, wd {sw['recipe']['weight_decay']}, label "
+                  f"smoothing {sw['recipe']['label_smoothing']}); per 50 steps: training "
+                  "loss / accuracy / median gradient norm of the path", "",
+                  "| paths | " + " | ".join(str(r["step"]) for r in
+                                           next(iter(sw["runs"].values()))["curve"])
+                  + " | modules |",
+                  "|---|" + "---:|" * (len(next(iter(sw["runs"].values()))["curve"]) + 1)]
+        for name, run in sw["runs"].items():
+            lines.append(f"| {name} | " + " | ".join(
+                f"{r['loss']} / {r['accuracy']} / {r['grad_norm_median']}" for r in run["curve"])
+                + f" | {run['pool_modules']} |")
+        lines += ["", f"- command: `{sw['command']}`", f"- machine: {sw['machine']}", ""]
     nn = res.get("nasnet")
     if nn:
         lines += ["## nasnet-cell / digits, ENAS with REINFORCE", "",
@@ -428,7 +529,9 @@ def write_md() -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("part", choices=("ranking", "nasnet", "throughput", "long", "md"))
+    p.add_argument("part", choices=("ranking", "nasnet", "throughput", "long", "sweep", "md"))
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--total", type=int, default=3500, help="sweep: steps of the lr schedule")
     p.add_argument("--children", type=int, default=40)
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--trials", type=int, default=300)
@@ -450,6 +553,8 @@ def main(argv=None) -> int:
         throughput(args)
     elif args.part == "long":
         long(args)
+    elif args.part == "sweep":
+        sweep(args)
     write_md()
     return 0
 
