@@ -7,13 +7,19 @@ its own handlers when it starts, so this is called again after ``ray.init``.
 """
 from __future__ import annotations
 
-import os
 import signal
 import threading
 
 
 def _as_interrupt(signum, frame) -> None:
-    os.kill(os.getpid(), signal.SIGINT)
+    """Run the SIGINT handler in place (Ray Tune's graceful stop, or Python's KeyboardInterrupt).
+    When SIGINT is ignored — a process started in the background by a non-interactive shell
+    inherits SIG_IGN, and Python then installs no handler — SIGTERM still stops the search."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
 
 
 def term_as_interrupt() -> None:

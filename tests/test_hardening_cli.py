@@ -67,15 +67,18 @@ def execute(db: Path, sql: str) -> None:
         c.close()
 
 
-def start(args, log: Path, env: dict | None = None) -> subprocess.Popen:
+def start(args, log: Path, env: dict | None = None,
+          ignore_sigint: bool = False) -> subprocess.Popen:
     """``nas ARGS`` in the background (own session: its leftovers can be killed as a group);
-    stdout and stderr go to files (no pipe to fill up)."""
+    stdout and stderr go to files (no pipe to fill up). ``ignore_sigint``: started as a
+    non-interactive shell starts a background job (``nas search … &``: SIGINT ignored)."""
     out = open(log.with_suffix(".out"), "w")
     err = open(log.with_suffix(".err"), "w")
+    pre = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
     try:
         return subprocess.Popen([NAS, *map(str, args)], cwd=ROOT, stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, text=True, start_new_session=True,
-                                env={**os.environ, **(env or {})})
+                                env={**os.environ, **(env or {})}, preexec_fn=pre)
     finally:
         out.close()
         err.close()
@@ -354,11 +357,12 @@ def test_sweep_bad_grid_value_names_the_key_and_leaves_nothing(tmp_path):
 # ============================================================================ 5. SIGTERM
 
 
-def _sigterm_then_resume(tmp_path: Path, extra: tuple, trials: int, wait_rows: int = 1):
+def _sigterm_then_resume(tmp_path: Path, extra: tuple, trials: int, wait_rows: int = 1,
+                         ignore_sigint: bool = False):
     out = tmp_path / "R"
     log = tmp_path / "driver"
     args = ["search", *DIGITS, "--epochs", "2", "--trials", str(trials), *extra, "--out", out]
-    proc = start(args, log)
+    proc = start(args, log, ignore_sigint=ignore_sigint)
     try:
         wait_for_rows(proc, out / "trials.db", wait_rows, log, timeout=600)
         assert proc.poll() is None, ("the search ended before SIGTERM", *logs(log))
@@ -400,7 +404,8 @@ def _sigterm_then_resume(tmp_path: Path, extra: tuple, trials: int, wait_rows: i
 
 @pytest.mark.slow
 def test_sigterm_stops_a_local_search_like_ctrl_c(tmp_path):
-    _sigterm_then_resume(tmp_path, ("--executor", "local"), trials=12)
+    # started the way `nas search … &` in a script starts it: SIGINT ignored, SIGTERM still stops
+    _sigterm_then_resume(tmp_path, ("--executor", "local"), trials=12, ignore_sigint=True)
 
 
 @pytest.mark.slow
