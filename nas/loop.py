@@ -166,9 +166,11 @@ class SearchLoop:
             self.store.prune_weights(keep)
         self._done += 1
         row = self.store.row(number)
-        if row.accuracy is not None and (self.best is None or row.accuracy > self.best.accuracy):
-            self.best = row
-            self.store.write_best(row)
+        if row.accuracy is not None and (self.best is None or row.accuracy >= self.best.accuracy):
+            top = self.store.best()          # ties broken as the leaderboard breaks them
+            if top is not None and (self.best is None or top.number != self.best.number):
+                self.best = top
+                self.store.write_best(top)
         self.reporter.finished(number, spec.hash, "trained", result, self.best)
         for n, a in self._waiting.pop(_key(spec.hash, spec.settings), []):
             self._finish_untrained(n, a, spec.hash, result, "cached")

@@ -213,3 +213,14 @@ def test_warm_start_asks_the_fixed_points_first(make):
         warm_start(SearchConfig(init=["narrow"]), loop.space, lambda g: g, ctl)
     with pytest.raises(NasError, match="is not in space"):
         warm_start(SearchConfig(init=["resnet20"]), loop.space, lambda g: g, ctl)
+
+
+def test_best_json_breaks_ties_as_the_leaderboard_does(make):
+    """Equal accuracy: best.json is the leaderboard's first (fewer parameters), not the first
+    trial that reached it, so `nas export DIR` ships what the search printed as best."""
+    import json
+    loop, ctl, st = make([A(64), A(8), A(4)], trials=3)
+    drain(loop, lambda spec: Result("ok", {"accuracy": 0.5, "train_seconds": 0.0}))
+    best = json.loads((st.root / "best.json").read_text())
+    assert st.best().assignment == A(4) and best["trial"] == st.best().number
+    assert loop.best.number == st.best().number
