@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import nas.modules
-from nas.builder import instantiate
+from nas.builder import add_submodule, instantiate
 from nas.genome import Genome
 from nas.ops import OPS, Fn
 
@@ -29,7 +29,7 @@ class ChildNet(nn.Module):
         self._steps, self._output, self._n = steps, output, n
         self.pool_keys = keys           # the shared modules this child uses (its path)
         for path, module in named.items():
-            _add_submodule(self, path, module)
+            add_submodule(self, path, module)
 
     def forward(self, x):
         vals: list = [None] * self._n
@@ -166,16 +166,6 @@ class Supernet:
 
 def _tuples(v):
     return tuple(_tuples(x) for x in v) if isinstance(v, (list, tuple)) else v
-
-
-def _add_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
-    *parents, leaf = path.split(".")
-    mod = root
-    for p in parents:
-        if not hasattr(mod, p):
-            mod.add_module(p, nn.Module())
-        mod = getattr(mod, p)
-    mod.add_module(leaf, module)
 
 
 def batch_norms(net: nn.Module) -> list[nn.BatchNorm2d]:

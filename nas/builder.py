@@ -48,7 +48,7 @@ def build(genome: Genome, max_bytes: int | None = None) -> fx.GraphModule:
         if isinstance(made, Fn):
             values[n.index] = g.call_function(getattr(nas.modules, made.name), args + made.extra)
             continue
-        _add_submodule(root, n.path, instantiate(made))
+        add_submodule(root, n.path, instantiate(made))
         values[n.index] = g.call_module(n.path, args)
     g.output(values[graph.output])
     _safe_inplace(root, g)
@@ -78,7 +78,8 @@ def _safe_inplace(root: nn.Module, g: fx.Graph) -> None:
             mod.inplace = False
 
 
-def _add_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+def add_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
+    """Put ``module`` at dotted ``path`` under ``root`` (creating empty parents)."""
     *parents, leaf = path.split(".")
     mod = root
     for p in parents:

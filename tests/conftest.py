@@ -19,6 +19,17 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
 
 
 @pytest.fixture
+def one_thread():
+    """torch on one thread for the test (what a trial gets), the old setting restored after;
+    a module uses it with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
 def cli():
     return run_cli
 

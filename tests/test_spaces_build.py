@@ -14,12 +14,7 @@ SPACES = [("nasnet-cell", {}), ("nasnet-cell", {"concat": "choice", "stem": "ima
           ("blocks", {}), ("exhaustive", {})]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("name,opts", SPACES, ids=lambda v: str(v) if isinstance(v, str) else

@@ -26,12 +26,7 @@ from evaluators.supernet_net import Supernet
 TINY = ("search", "--space", "exhaustive", "--evaluator", "supernet", "--quiet")
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _random_bn_stats(net):

@@ -16,12 +16,7 @@ from search_spaces.zoo_fractal import fractal_block, fractalnet
 from tests.conftest import run_cli
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ============================================================================ stochastic depth
