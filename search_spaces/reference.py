@@ -169,6 +169,27 @@ PUBLISHED: dict[str, Published] = {
         params=5_100_000, params_tol=0.01, macs=588_000_000, macs_tol=0.005,
         facts=(("cell_stem_1.block0.a.separable_1", "out_ch", 27),
                ("cell_3.block1.a.separable_1", "kernel", (7, 7)))),
+    "enas_cifar": Published(
+        "Pham et al., 'Efficient Neural Architecture Search via Parameter Sharing', ICML 2018, "
+        "Table 2: ENAS + micro search space has 4.6M parameters (mult-adds not stated); "
+        "network of melodyguan/enas cifar10_micro_final.sh (15 layers + 2 reductions, "
+        "out_filters=36, stem 3×3 to 108)",
+        params=4_600_000,
+        params_gap="ENAS's own code for that network has 3,894,372 trainable parameters (the "
+                   "'Model has N params' micro_child.py prints: all variables but the "
+                   "aux head's), 4,389,220 with the training-only aux head (494,848); neither "
+                   "is 4.6M (−15.3%, −4.6%). The same code at child_num_layers=18 (N=6) has "
+                   "4,587,372; the script sets 15",
+        exact_params=3_894_372,
+        exact_source="melodyguan/enas micro_child.py variables, aux head excluded",
+        facts=(("stem.conv", "out", (108, 32, 32)), ("cell_0.calibrate.conv", "out_ch", 36),
+               ("cell_0.adjust.conv", "out_ch", 36), ("cell_4.out", "out", (180, 32, 32)),
+               ("reduction_cell_0.out", "out", (288, 16, 16)),
+               ("reduction_cell_0.block3.b.path_1.conv", "out_ch", 36),
+               ("cell_14.out", "out", (720, 8, 8)), ("dropout", "p", 0.2),
+               ("last_linear", "bias", False)),
+        note="the aux head (after the first cell of the last stage) is training-only and not "
+             "in the genome"),
 }
 
 
