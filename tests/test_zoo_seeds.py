@@ -1,7 +1,8 @@
 """Issue #16's seed systems against their references: stochastic depth (any residual cell,
 ResNet-110), FractalNet (join + drop-path), DPN-68/92/98/131 (timm's exact counts, the paper's
 figures), AmoebaNet-A and PNASNet-5 (papers' params and mult-adds; fixed points of
-nasnet-cell). Large nets are counted from the genome (cost model), not built."""
+nasnet-cell), ENAS's CIFAR-10 network (its code's exact count; a fixed point of nasnet-cell's
+enas-cifar preset). Large nets are counted from the genome (cost model), not built."""
 import json
 
 import pytest
@@ -251,3 +252,144 @@ def test_the_default_space_keeps_the_paper_rule_and_points_to_the_published_cell
     r = run_cli("nets", "dpn*", "--json")
     rows = {d["name"]: d for d in json.loads(r.stdout)}
     assert rows["dpn92"]["params"] == 37_668_392 and rows["dpn92"]["reference"] == "published"
+
+
+# ============================================================================ ENAS's own network
+
+#: melodyguan/enas cifar10_micro_final.sh: the arc, x_id x_op y_id y_op per node (normal, reduction)
+ENAS_ARC = [int(v) for v in ("0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 "
+                             "1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1").split()]
+
+
+def enas_tf_variables(arc, num_layers=15, out_filters=36, num_cells=5, classes=10):
+    """The trainable variables micro_child.py (fixed arc) creates, counted from its shapes
+    alone, written from the TF code and independent of the genome: (all but the aux head's,
+    the aux head's). BN: offset + scale (moving statistics are not trainable)."""
+    bn = lambda c: 2 * c  # noqa: E731
+
+    def reduce(cin, cout):  # _factorized_reduction, stride 2
+        return 2 * cin * (cout // 2) + bn(cout)
+
+    pool_layers = [num_layers // 3, 2 * (num_layers // 3) + 1]
+    n = 3 * 3 * 3 * 3 * out_filters + bn(3 * out_filters)  # stem_conv
+    layers, f, aux = [(3 * out_filters, 32)] * 2, out_filters, 0  # (channels, size)
+    for layer_id in range(num_layers + 2):
+        stride = 2 if layer_id in pool_layers else 1
+        f *= stride
+        a = arc[4 * num_cells:] if stride == 2 else arc[:4 * num_cells]
+        (c0, h0), (c1, h1) = layers
+        n += reduce(c0, f) if h0 != h1 else (c0 * f + bn(f)) * (c0 != f)  # calibrate pool_x
+        n += (c1 * f + bn(f)) * (c1 != f)  # calibrate pool_y
+        n += f * f + bn(f)  # layer_base
+        states, used = [(f, h1), (f, h1)], [0] * (num_cells + 2)
+        for k in range(2 * num_cells):
+            i, op = a[2 * k], a[2 * k + 1]
+            used[i] += 1
+            cin = states[i][0]
+            if op in (0, 1):  # _fixed_conv: two separable convs
+                n += sum((3, 5)[op] ** 2 * c + c * f + bn(f) for c in (cin, f))
+            elif op in (2, 3):  # pooling, a 1×1 only where the width differs
+                n += (cin * f + bn(f)) * (cin != f)
+            else:  # identity: factorized reduction at stride 2
+                n += reduce(cin, f) * (stride > 1 and i < 2) + (cin * f + bn(f)) * (cin != f)
+            if k % 2:
+                states.append((f, h1 // stride))
+        outs = [s for s, u in zip(states, used) if not u]
+        size = min(h for _, h in outs)
+        n += sum(reduce(c, f) for c, h in outs if h > size)  # _fixed_combine
+        layers = [layers[1], (sum(c for c, _ in outs), size)]
+        if layer_id == pool_layers[-1] + 1:  # aux head: ReLU, 5×5/3 pool, 1×1 128, 2×2 768, fc
+            c, h = layers[1]
+            s = (h - 5) // 3 + 1
+            aux = c * 128 + bn(128) + s * s * 128 * 768 + bn(768) + 768 * classes
+    return n + layers[1][0] * classes, aux  # fc: no bias
+
+
+def test_enas_cifar_has_the_parameters_enas_code_counts():
+    g = get_net("enas_cifar")
+    assert (g.input, g.num_classes) == ((3, 32, 32), 10)
+    params, aux = enas_tf_variables(ENAS_ARC)
+    assert cost(g).params == params == 3_894_372 and aux == 494_848
+    pub = PUBLISHED["enas_cifar"]
+    assert pub.exact_params == params and pub.params == 4_600_000 and pub.params_gap
+    # the reference's note: the same code at child_num_layers=18 (N=6) is the paper's 4.6M
+    n6 = get_space("nasnet-cell", {"preset": "enas-cifar", "N": 6}).network(
+        _specs("enas"), "enas_n6")
+    assert cost(n6).params == enas_tf_variables(ENAS_ARC, num_layers=18)[0] == 4_587_372
+    # the default rules at the same N, F: the 3,753,334 of the last session's measurement
+    default = get_space("nasnet-cell", {"N": 5, "F": 36, "input": "3x32x32"}).fixed_points()
+    assert cost(default["enas"]).params == 3_753_334
+
+
+def test_enas_cifar_builds_and_runs_on_one_small_batch():
+    from torch.utils.flop_counter import FlopCounterMode
+    g = get_net("enas_cifar")
+    model = build(g).eval()
+    assert sum(p.numel() for p in model.parameters()) == 3_894_372
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        out = model(torch.randn(2, 3, 32, 32))
+    assert out.shape == (2, 10) and torch.isfinite(out).all()
+    # mult-adds: not stated by the paper or the code; the cost model's, checked by torch
+    assert cost(g).macs == fc.get_total_flops() // 4 == 620_907_552  # batch 2, 2 per MAC
+
+
+def test_enas_cifar_is_a_fixed_point_of_the_enas_cifar_preset():
+    g = get_net("enas_cifar")
+    space = get_space("nasnet-cell", {"preset": "enas-cifar"})
+    a = space.encode(g)
+    assert a is not None and space.decode(a).hash == g.hash
+    assert a == space.assignment_of(_specs("enas"))
+    assert space.fixed_points()["enas"].hash == g.hash
+    # options change the network, never the decisions
+    assert [d.name for d in space.decisions] == [d.name for d in get_space("nasnet-cell").decisions]
+    # outside the preset's rules the same cells are another network, not this point
+    assert get_space("nasnet-cell", {"N": 5, "F": 36, "input": "3x32x32"}).encode(g) is None
+
+
+def test_enas_rules_in_the_network():
+    nodes = {n.path: n for n in get_net("enas_cifar").graph.nodes}
+    # h[i-1]: calibrate (only where the width differs) then layer_base, both ReLU-1×1-BN
+    assert nodes["cell_0.calibrate.relu"].shape == (108, 32, 32)
+    assert nodes["cell_0.conv_1x1.conv"].shape == (36, 32, 32)
+    assert nodes["cell_0.adjust.conv"].shape == (36, 32, 32)  # the first cell's h[i-2]: the stem
+    assert nodes["cell_5.adjust.path_1.conv"].args["out_ch"] == 36  # after a reduction
+    # identity on a reduction cell's input: factorized reduction + BN, no ReLU, no 1×1/2 conv
+    assert nodes["reduction_cell_0.block3.b.path"].shape == (72, 16, 16)
+    assert "reduction_cell_0.block3.b.relu" not in nodes
+    assert all(n.args["eps"] == 1e-5 for n in nodes.values() if n.op == "bn")
+    assert nodes["last_linear"].args["bias"] is False and nodes["dropout"].args["p"] == 0.2
+    # ENAS's cells concatenate all unread states: 5 in the normal cell, 4 in the reduction
+    assert nodes["cell_14.out"].shape == (720, 8, 8)
+    assert nodes["reduction_cell_1.out"].shape == (576, 8, 8)
+
+
+def test_enas_options_leave_the_default_space_and_compose():
+    default = get_space("nasnet-cell")
+    o = default.options
+    assert (o.inputs, o.strided_identity, o.head, o.bn_eps) == ("nasnet", "conv", "nasnet", 0.001)
+    nodes = {n.path: n for n in default.fixed_points()["enas"].graph.nodes}
+    assert "cell_0.calibrate.conv" not in nodes and nodes["last_linear"].args["bias"] is True
+    # the rules apply to any preset, e.g. the ImageNet stem (its stem cells reduce)
+    g = get_space("nasnet-cell", {"preset": "mobile", "inputs": "enas",
+                                  "strided_identity": "factorized"}).fixed_points()["enas"]
+    assert cost(g).params > 0
+    with pytest.raises(Exception, match="bn_eps"):
+        get_space("nasnet-cell", {"bn_eps": 0})
+
+
+def test_enas_cifar_in_the_cli():
+    r = run_cli("nets", "enas*", "--json")
+    rows = {d["name"]: d for d in json.loads(r.stdout)}
+    assert rows["enas_cifar"]["params"] == 3_894_372
+    assert rows["enas_cifar"]["reference"] == "published" and rows["enas_cifar"]["input"] == [3, 32, 32]
+    r = run_cli("reproduce", "enas_cifar", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    d = json.loads(r.stdout)
+    checks = {c["check"]: c for c in d["checks"]}
+    assert d["ok"] is True
+    assert checks["parameters"]["ok"] is None and "4,389,220" in checks["parameters"]["detail"]
+    exact = next(c for name, c in checks.items() if name.startswith("parameters (melodyguan"))
+    assert exact["ok"] is True and exact["measured"] == "3,894,372"
+    assert checks["structure (paper)"]["ok"] is True
+    r = run_cli("spaces", "nasnet-cell", "--option", "preset=enas-cifar")
+    assert r.returncode == 0 and "fixed points: enas" in r.stdout
