@@ -32,6 +32,14 @@ weights (BN statistics recomputed on a few training batches first, by default). 
   trained (the last epoch before the last trial); a child's reward is its accuracy on one
   validation batch of 64.
 
+**Data-parallel** (``--workers N``, N > 1, or a Ray cluster with ``--address``): the epochs
+due run as one Ray Train job of N workers (:mod:`evaluators.supernet_ddp`): every worker
+samples the same path, takes its part of the global batch, and the path's gradients are summed
+over the workers — what :meth:`SupernetEvaluator.train_epoch` computes in one process with
+``shards=Shards(N)``; batch norms see each part's statistics, so N workers train a (slightly)
+different supernet than one. The checkpoint is written after every epoch as in one process.
+A search may be resumed with another ``--workers``; the epochs after it follow the new split.
+
 Everything is deterministic for a seed (each epoch seeds its own generators), and
 ``DIR/supernet.pt`` — weights, BN statistics, momentum buffers, the epoch log and the
 controller's state — is written atomically after every epoch, so a search killed at any moment

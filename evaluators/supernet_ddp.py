@@ -62,8 +62,6 @@ def workers_of(execution) -> int:
     n = execution.workers
     if n is None:
         return 0 if execution.address else 1
-    if n < 1:
-        raise NasError(f"--workers {n}: must be ≥ 1")
     cpus = float(execution.cpus_per_trial)
     have = os.cpu_count() or 1
     if n > 1 and not execution.address and n * cpus > have + 1e-9:
@@ -96,8 +94,8 @@ def train(evaluator, data, due: int, seed: int, recipe, epochs: int, *, done: bo
     from evaluators.ray_tune import connect, device_of
     try:
         _started = connect(x.address) or _started
-        n = evaluator.workers or _fits(x)
         have = _fits(x)
+        n = evaluator.workers or have
         if n > have:
             raise NasError(f"--workers {n}: the Ray cluster runs only {have} workers of "
                            f"{x.cpus_per_trial:g} CPU/{x.gpus_per_trial:g} GPU at once; lower "
@@ -129,10 +127,11 @@ def _run_job(evaluator, data, due, seed, recipe, epochs, n: int, device: str) ->
     here = ray.get_runtime_context().get_node_id()
     writer = ray.remote(num_cpus=0)(_Writer).options(
         scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote(target)
-    payload = ray.put({"cls": type(evaluator), "options": _options(evaluator), "state": evaluator.state_dict(),
-                       "space": evaluator.space, "controller": evaluator.controller,
-                       "data": data, "seed": seed, "recipe": recipe, "epochs": epochs,
-                       "due": due, "threads": max(1, int(x.cpus_per_trial))})
+    payload = ray.put({"cls": type(evaluator), "options": _options(evaluator),
+                       "state": evaluator.state_dict(), "space": evaluator.space,
+                       "controller": evaluator.controller, "data": data, "seed": seed,
+                       "recipe": recipe, "epochs": epochs, "due": due, "device": device,
+                       "threads": max(1, int(x.cpus_per_trial))})
     gpu = device == "cuda"
     per_worker = {"CPU": float(x.cpus_per_trial), **({"GPU": float(x.gpus_per_trial)}
                                                      if gpu else {})}
@@ -239,9 +238,9 @@ def _train_loop(config: dict) -> None:
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     torch.set_num_threads(p["threads"])
-    if torch.cuda.is_available() and os.environ.get("CUDA_VISIBLE_DEVICES", "") != "":
+    if p["device"] == "cuda":
         from ray.train.torch import get_device
-        device = get_device()
+        device = get_device()          # the GPU Ray gave this worker
     else:
         device = torch.device("cpu")
     ev = p["cls"](**p["options"])
