@@ -242,7 +242,10 @@ class SupernetEvaluator(Evaluator):
                     loss_sum += float(loss.detach()) * len(yr)
                     correct += int((out.argmax(1) == yr).sum())
                     seen += len(yr)
-                if sh.reduce(self._path_params(net), bad):
+                params = self._path_params(net)
+                if sh.reduce(params, bad):
+                    for q in params:             # no stale gradient for the next attempt
+                        q.grad = None
                     raise NasError(f"supernet training: non-finite loss in epoch {e + 1}")
                 self.opt.step(lr, net.pool_keys)
         loss_sum, correct, seen = sh.total([loss_sum, correct, seen])
