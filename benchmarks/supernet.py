@@ -4,6 +4,7 @@
     python benchmarks/supernet.py nasnet  [--epochs 30] [--trials 400] [--batch 32]
     python benchmarks/supernet.py throughput [--epochs 2] | long [--epochs 100 --batch 32]
     python benchmarks/supernet.py sweep [--steps 300 --batch 32]
+    python benchmarks/supernet.py ddp [--epochs 3 --spaces exhaustive,nasnet-cell]
 
 ``ranking`` (space ``exhaustive``, digits): trains a supernet through the real search
 (``nas search --evaluator supernet``) for each training mode (``uniform``: single-path
@@ -18,6 +19,11 @@ and the ``params``/``flops`` baselines on the same networks.
 supernet training images/s next to a stand-alone child's, child evaluations per hour, peak RSS,
 the controller's learning curve (mean reward and policy entropy per slice of trials; PNG) and
 the all-skip check (share of sampled children without a parametrised op on their cells).
+
+``ddp``: supernet training with 1 worker (in this process) and 2 data-parallel Ray Train
+workers (gloo) side by side, through the real search (``--workers``, one trial, no retrain):
+steady images/s (median over the epochs after the first, which also builds the pool) and the
+wall time of the whole search (for 2 workers: with starting Ray and the Train job).
 
 Results merge into ``benchmarks/results/supernet.json`` (+ ``supernet.md`` and PNGs).
 """
@@ -315,6 +321,48 @@ def throughput(args) -> None:
     print(json.dumps(res["nasnet_throughput"], indent=1))
 
 
+# ============================================================================ ddp
+
+
+def ddp(args) -> None:
+    """1 vs 2 data-parallel workers of the uniform supernet training, side by side."""
+    import shutil
+    import torch
+    from nas.config import SearchConfig
+    from nas.experiment import run_search
+    runs = []
+    for space in args.spaces.split(","):
+        for workers in (1, 2):
+            out = Path(args.work) / f"ddp-{space}-{workers}"
+            shutil.rmtree(out, ignore_errors=True)
+            cfg = SearchConfig(space=space, evaluator="supernet", trials=1, retrain=0,
+                               seed=0, out=str(out)).replace(
+                epochs=args.epochs, batch_size=args.batch, workers=workers,
+                cpus_per_trial=args.threads)
+            t = time.perf_counter()
+            run_search(cfg)
+            wall = time.perf_counter() - t
+            log = torch.load(out / "supernet.pt", weights_only=True)["log"]
+            steady = [r["images_per_s"] for r in log[1:]] or [log[0]["images_per_s"]]
+            runs.append({"space": space, "workers": workers,
+                         "images_per_s": round(statistics.median(steady), 1),
+                         "images_per_s_per_epoch": [round(r["images_per_s"], 1) for r in log],
+                         "train_seconds": round(sum(r["seconds"] for r in log), 2),
+                         "wall_seconds": round(wall, 1),
+                         "train_loss_per_epoch": [round(r["train_loss"], 4) for r in log]})
+            print(json.dumps(runs[-1]))
+    for r in runs:
+        one = next(x for x in runs if x["space"] == r["space"] and x["workers"] == 1)
+        r["speedup"] = round(r["images_per_s"] / one["images_per_s"], 2)
+    res = _load()
+    res["ddp"] = {"mode": "uniform", "batch": args.batch, "epochs": args.epochs,
+                  "cpus_per_worker": args.threads, "dataset": "digits", "runs": runs,
+                  "command": f"python benchmarks/supernet.py ddp --epochs {args.epochs} "
+                             f"--batch {args.batch} --spaces {args.spaces}",
+                  "machine": _machine()}
+    _save(res, "ddp")
+
+
 # ============================================================================ long
 
 
@@ -524,12 +572,25 @@ def write_md() -> None:
                   *([f"- note: {nn['note']}"] if nn.get("note") else []),
                   f"- machine: {nn['machine']}", "",
                   "![REINFORCE on the supernet](supernet-reinforce.png)", ""]
+    dp = res.get("ddp")
+    if dp:
+        lines += ["## Data-parallel supernet training (Ray Train, gloo): 1 vs 2 workers", "",
+                  f"uniform mode, digits, global batch {dp['batch']}, {dp['epochs']} epochs, "
+                  f"{dp['cpus_per_worker']} CPU (torch thread) per worker; images/s: median "
+                  "over the epochs after the first; wall: the whole one-trial search "
+                  "(2 workers: with starting Ray and the Train job)", "",
+                  "| space | workers | images/s | speed-up | train s | wall s |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['space']} | {r['workers']} | {r['images_per_s']} | {r['speedup']} | "
+                  f"{r['train_seconds']} | {r['wall_seconds']} |" for r in dp["runs"]]
+        lines += ["", f"- command: `{dp['command']}`", f"- machine: {dp['machine']}", ""]
     (OUT / "supernet.md").write_text("\n".join(lines))
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("part", choices=("ranking", "nasnet", "throughput", "long", "sweep", "md"))
+    p.add_argument("part", choices=("ranking", "nasnet", "throughput", "long", "sweep", "ddp",
+                                    "md"))
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--total", type=int, default=3500, help="sweep: steps of the lr schedule")
     p.add_argument("--children", type=int, default=40)
@@ -542,6 +603,7 @@ def main(argv=None) -> int:
     p.add_argument("--key", default="ranking", help="results key (ranking_all: all networks)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--spaces", default="exhaustive,nasnet-cell", help="ddp: the spaces")
     p.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "supernet-bench"))
     args = p.parse_args(argv)
     Path(args.work).mkdir(parents=True, exist_ok=True)
@@ -555,6 +617,8 @@ def main(argv=None) -> int:
         long(args)
     elif args.part == "sweep":
         sweep(args)
+    elif args.part == "ddp":
+        ddp(args)
     write_md()
     return 0
 

@@ -75,6 +75,7 @@ class EvaluationContext:
     root: Any = None               # the experiment directory (given to ``start``)
     controller: Any = None         # the search's controller (``start``; None in a sweep)
     trials: int | None = None      # the trial budget (``start``)
+    execution: Any = None          # the config's Execution section (workers, address, …)
 
 
 class Executor(abc.ABC):

@@ -32,6 +32,14 @@ weights (BN statistics recomputed on a few training batches first, by default). 
   trained (the last epoch before the last trial); a child's reward is its accuracy on one
   validation batch of 64.
 
+**Data-parallel** (``--workers N``, N > 1, or a Ray cluster with ``--address``): the epochs
+due run as one Ray Train job of N workers (:mod:`evaluators.supernet_ddp`): every worker
+samples the same path, takes its part of the global batch, and the path's gradients are summed
+over the workers — what :meth:`SupernetEvaluator.train_epoch` computes in one process with
+``shards=Shards(N)``; batch norms see each part's statistics, so N workers train a (slightly)
+different supernet than one. The checkpoint is written after every epoch as in one process.
+A search may be resumed with another ``--workers``; the epochs after it follow the new split.
+
 Everything is deterministic for a seed (each epoch seeds its own generators), and
 ``DIR/supernet.pt`` — weights, BN statistics, momentum buffers, the epoch log and the
 controller's state — is written atomically after every epoch, so a search killed at any moment
@@ -48,6 +56,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from evaluators import supernet_ddp
 from evaluators.base import EVALUATORS, EpochCallback, EvaluationContext, Evaluator
 from evaluators.train import fit_to_data
 from nas.errors import NasError
@@ -103,12 +112,16 @@ class SupernetEvaluator(Evaluator):
         self.space = None
         self._dd = None
         self._data_id = None
+        self.execution = None
+        self.workers = 1             # data-parallel workers (0: as many as the cluster fits)
 
     # ------------------------------------------------------------------ hooks
     def prepare(self, context: EvaluationContext) -> None:
         self.space = context.space
         if not hasattr(self.space, "decode"):
             raise NasError("evaluator 'supernet' needs a search space")
+        if context.execution is not None:
+            supernet_ddp.workers_of(context.execution)   # bad --workers: one line, now
 
     def default_budget(self):
         from nas.config import Budget
@@ -119,6 +132,9 @@ class SupernetEvaluator(Evaluator):
         self.root = Path(context.root) if context.root is not None else None
         self.controller = context.controller
         self.trials = max(1, int(context.trials or 1))
+        if context.execution is not None:
+            self.execution = context.execution
+            self.workers = supernet_ddp.workers_of(context.execution)
         if self.root is not None and (self.root / CHECKPOINT).is_file():
             self._load(self.root / CHECKPOINT)
 
@@ -134,8 +150,7 @@ class SupernetEvaluator(Evaluator):
             epochs = trial.budget.epochs or 1
             due = epochs if self.options.mode == "uniform" else \
                 min(epochs, math.ceil(trial.number * epochs / self.trials))
-            while self.epoch < due:
-                self.train_epoch(dd, trial.seed, trial.recipe, epochs)
+            self.train_to(due, data, dd, trial.seed, trial.recipe, epochs)
             acc, loss = self.score(trial.genome, dd, trial.seed, trial.number, trial.recipe)
         except NasError as e:
             return Result.failed(str(e))
@@ -158,11 +173,36 @@ class SupernetEvaluator(Evaluator):
             return self.controller.sample(rng)
         return self.space.sample(rng)
 
-    def train_epoch(self, dd, seed: int, recipe, epochs: int) -> dict:
-        """One epoch of shared-weight training: one sampled path per step."""
+    def train_to(self, due: int, data, dd, seed: int, recipe, epochs: int) -> None:
+        """Train the shared weights up to epoch ``due``: in this process, or, with several
+        data-parallel workers (``--workers N``, ``--address``), as one Ray Train job for all
+        the epochs due now (:mod:`evaluators.supernet_ddp`)."""
+        if self.epoch >= due:
+            return
+        if self.workers != 1:
+            supernet_ddp.train(self, data, due, seed, recipe, epochs, done=due >= epochs)
+            return
+        while self.epoch < due:
+            self.train_epoch(dd, seed, recipe, epochs)
+
+    def train_epoch(self, dd, seed: int, recipe, epochs: int,
+                    shards: "Shards | None" = None) -> dict:
+        """One epoch of shared-weight training: one sampled path per step.
+
+        ``shards``: the global batch split into ``shards.world`` parts, of which this process
+        computes ``shards.mine`` (a data-parallel worker: its rank's; in this process: all of
+        them, one after another, as the reference the data-parallel run must equal); the path's
+        gradients are summed over the parts (each part's loss weighted by its share of the
+        batch), so the update is the gradient of the mean loss over the global batch. Batch
+        norms see each part's statistics, as in DDP without SyncBN; the running statistics
+        kept are part 0's (rank 0's)."""
         import torch
         from torch import nn
         from evaluators.supernet_net import SGD
+        sh = shards or Shards()
+        if recipe.batch_size < sh.world:
+            raise NasError(f"supernet training: {sh.world} data-parallel workers need a batch "
+                           f"size of at least {sh.world} (it is {recipe.batch_size})")
         if self.opt is None:
             self.opt = SGD(self.net, recipe.momentum, recipe.weight_decay)
         e = self.epoch
@@ -174,32 +214,71 @@ class SupernetEvaluator(Evaluator):
         t0 = time.perf_counter()
         loss_sum = correct = seen = 0.0
         with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(hash_seed(f"{seed}:dropout:{e}"))
+            # dropout: one generator per part (the seed of part 0 is the one-process seed)
+            drop = {r: torch.Generator().manual_seed(
+                hash_seed(f"{seed}:dropout:{e}" + (f":{r}" if r else ""))).get_state()
+                for r in sh.mine}
             for k, (x, y) in enumerate(dd.train_batches(recipe.batch_size, gen)):
                 step = e * spe + k
                 lr = recipe.lr * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0)))
                 genome = self.genome(self._path(rng), dd.data)
                 net = self.net.child(genome)
                 net.train()
-                out = net(x)
-                loss = loss_fn(out, y)
-                if not torch.isfinite(loss):
+                parts = (list(zip(x.tensor_split(sh.world), y.tensor_split(sh.world)))
+                         if sh.world > 1 else [(x, y)])
+                bad = 0
+                for i, r in enumerate(sh.mine):
+                    xr, yr = parts[r]
+                    torch.default_generator.set_state(drop[r])
+                    kept = [b.clone() for b in net.buffers()] if i else None
+                    out = net(xr)
+                    loss = loss_fn(out, yr)
+                    bad += not bool(torch.isfinite(loss))
+                    (loss if sh.world == 1 else loss * (len(yr) / len(y))).backward()
+                    drop[r] = torch.default_generator.get_state()
+                    if kept is not None:             # BN statistics: part 0's only
+                        for b, v in zip(net.buffers(), kept):
+                            b.copy_(v)
+                    loss_sum += float(loss.detach()) * len(yr)
+                    correct += int((out.argmax(1) == yr).sum())
+                    seen += len(yr)
+                params = self._path_params(net)
+                if sh.reduce(params, bad):
+                    for q in params:             # no stale gradient for the next attempt
+                        q.grad = None
                     raise NasError(f"supernet training: non-finite loss in epoch {e + 1}")
-                loss.backward()
                 self.opt.step(lr, net.pool_keys)
-                loss_sum += float(loss.detach()) * len(y)
-                correct += int((out.argmax(1) == y).sum())
-                seen += len(y)
+        loss_sum, correct, seen = sh.total([loss_sum, correct, seen])
         secs = time.perf_counter() - t0
         self.epoch += 1
         row = {"epoch": self.epoch, "train_loss": loss_sum / max(seen, 1),
                "train_accuracy": correct / max(seen, 1), "seconds": secs,
                "images_per_s": seen / secs if secs > 0 else None,
-               "modules": len(self.net.pool)}
+               "modules": len(self.net.pool), "workers": sh.world}
         self.log.append(row)
-        if self.root is not None and self.options.checkpoint:
-            self._save(self.root / CHECKPOINT)
+        if self.checkpoint_path() is not None:
+            self._save(self.checkpoint_path())
         return row
+
+    def _path_params(self, net) -> list:
+        """The parameters of the path that have a gradient this step, in the path's order
+        (the same on every rank: every rank runs the same child)."""
+        return [p for key in net.pool_keys for p in self.net.pool[key].parameters()
+                if p.grad is not None]
+
+    def weights_digest(self) -> str:
+        """A digest of the shared parameters and momentum buffers (data-parallel ranks must
+        agree on it after every epoch; BN statistics are each rank's own)."""
+        h = hashlib.sha1()
+        for key in sorted(self.net.pool):
+            for name, p in self.net.pool[key].named_parameters():
+                h.update(f"{key}.{name}".encode())
+                h.update(p.detach().cpu().contiguous().numpy().tobytes())
+        if self.opt is not None:
+            for name in sorted(self.opt.buffers):
+                h.update(name.encode())
+                h.update(self.opt.buffers[name].detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
 
     def genome(self, assignment: dict, data) -> Genome:
         return fit_to_data(self.space.decode_cached(assignment), data)
@@ -247,31 +326,63 @@ class SupernetEvaluator(Evaluator):
                 # scoring from (seed, trial): the epoch number above determines them all
                 "rng": "per-epoch: sha1(f'{seed}:{paths|batches|dropout}:{epoch}')"}
 
-    def _save(self, path: Path) -> None:
+    def checkpoint_bytes(self) -> bytes:
+        import io
         import torch
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(self.state_dict(), tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        buf = io.BytesIO()
+        torch.save(self.state_dict(), buf)
+        return buf.getvalue()
+
+    def checkpoint_path(self) -> Path | None:
+        """Where the checkpoint is written after every epoch (None: nowhere)."""
+        if self.root is None or not self.options.checkpoint:
+            return None
+        return self.root / CHECKPOINT
+
+    def _save(self, path: Path) -> None:
+        supernet_ddp.write_atomic(path, self.checkpoint_bytes())
 
     def _load(self, path: Path) -> None:
         import torch
-        from evaluators.supernet_net import SGD
         try:
             state = torch.load(path, weights_only=True)
         except Exception as e:  # noqa: BLE001
             raise NasError(f"{path}: not a readable supernet checkpoint ({e})") from None
+        self.load_state_dict(state, path)
+
+    def load_state_dict(self, state: dict, where: Any = "supernet state") -> None:
+        from evaluators.supernet_net import SGD
         if not isinstance(state, dict) or state.get("format") != FORMAT:
-            raise NasError(f"{path}: not a supernet checkpoint of format {FORMAT}")
+            raise NasError(f"{where}: not a supernet checkpoint of format {FORMAT}")
         if state["options"] != dataclasses.asdict(self.options):
-            raise NasError(f"{path}: written with other supernet options "
+            raise NasError(f"{where}: written with other supernet options "
                            f"({state['options']}); give another directory")
         self.net.load_state_dict(state["net"])
         self.epoch, self.log = state["epoch"], list(state["log"])
+        self.opt = None
         if state["optimizer"] is not None:
             self.opt = SGD(self.net, *state["optimizer"])
             self.opt.buffers = dict(state["momentum"])
+
+
+class Shards:
+    """How a step's global batch is split: into ``world`` parts, of which this process
+    computes ``mine``. The default is one part, computed here (plain training);
+    ``Shards(2, [0, 1])`` computes both halves here, one after the other — what two
+    data-parallel workers compute together (:class:`evaluators.supernet_ddp.Ranks`)."""
+
+    def __init__(self, world: int = 1, mine: list[int] | None = None):
+        self.world = world
+        self.mine = list(range(world)) if mine is None else list(mine)
+
+    def reduce(self, params: list, bad: int) -> int:
+        """Sum the gradients of ``params`` and the count of non-finite losses over the
+        processes that share the batch (here: nothing to sum)."""
+        return bad
+
+    def total(self, values: list) -> list:
+        """Per-epoch sums over the processes (here: the values)."""
+        return values
 
 
 def hash_seed(text: str) -> int:

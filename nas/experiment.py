@@ -380,7 +380,8 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
         if data is None:
             data = load_data(config, with_test=kind == "table")
         plan = make_plan(config, data)
-        evaluator.prepare(EvaluationContext(plan.space, config.data.dataset, data))
+        evaluator.prepare(EvaluationContext(plan.space, config.data.dataset, data,
+                                            execution=config.execution))
         config = config.replace(trials=plan.trials)
         budget = evaluator.default_budget()
         if store is None and budget is not None and config.budget == Budget():
@@ -411,7 +412,7 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
                           settings_of=plan.settings_of, screen=plan.screen)
         evaluator.start(EvaluationContext(plan.space, config.data.dataset, data, store.root,
                                           controller if kind == "search" else None,
-                                          config.trials))
+                                          config.trials, config.execution))
         if not loop.finished:
             before_run()
             try:

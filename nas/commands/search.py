@@ -32,9 +32,11 @@ BUDGET_FLAGS = {
 EXEC_FLAGS = {
     "executor": ("ray (Ray Tune trials) or local (in this process); default: the evaluator's",
                  str),
-    "workers": ("trials run at once (default: as many as the Ray cluster's CPUs/GPUs fit)",
-                int),
-    "cpus_per_trial": ("CPUs per trial (also torch threads)", float),
+    "workers": ("trials run at once (default: as many as the Ray cluster's CPUs/GPUs fit); "
+                "--evaluator supernet: data-parallel workers of its training (Ray Train; "
+                "default 1, in this process)", int),
+    "cpus_per_trial": ("CPUs per trial (also torch threads); supernet: per data-parallel "
+                       "worker", float),
     "gpus_per_trial": ("GPUs per trial; fractions share a GPU (e.g. 0.25)", float),
     "address": ("join this Ray cluster (e.g. 10.0.0.1:6379) instead of a local Ray", str),
     "max_failures": ("retries of a trial whose worker crashed", int),
