@@ -149,6 +149,24 @@ class Controller(abc.ABC):
         uniform over each decision (a controller without a distribution)."""
         return self.space.sample(rng)
 
+    def sample_feasible(self, rng: random.Random,
+                        draw: Callable[[random.Random], Assignment] | None = None
+                        ) -> tuple[Assignment, bool]:
+        """A draw (``draw(rng)``, default :meth:`sample`) inside the search's hard constraint
+        (:meth:`constrain`), redrawn up to its ``tries`` times: weight-sharing training then
+        trains the paths the search may pick (SPOS samples under its FLOPs cap the same way).
+        Returns the assignment and whether it is feasible (the last draw when none was)."""
+        draw = draw or self.sample
+        feasible = getattr(self, "_feasible", None)
+        a = draw(rng)
+        if feasible is None:
+            return a, True
+        for _ in range(getattr(self, "_tries", 1) - 1):
+            if feasible(a):
+                return a, True
+            a = draw(rng)
+        return a, bool(feasible(a))
+
     def entropy(self) -> float | None:
         """The entropy of the controller's current distribution over assignments (nats), where
         it has one (a report's learning curve). Default: None."""

@@ -168,10 +168,15 @@ class SupernetEvaluator(Evaluator):
             self._dd, self._data_id = data.to(device), data
         return self._dd
 
-    def _path(self, rng: random.Random) -> dict:
-        if self.options.mode == "enas" and self.controller is not None:
-            return self.controller.sample(rng)
-        return self.space.sample(rng)
+    def _path(self, rng: random.Random) -> tuple[dict, bool]:
+        """The path of a training step and whether it is inside the search's hard constraint:
+        drawn uniformly (``uniform``) or from the controller (``enas``), redrawn inside the
+        caps (``max_flops`` …) as the controller's asks are, so the shared weights are
+        trained on the networks the search may pick."""
+        if self.controller is None:
+            return self.space.sample(rng), True
+        draw = None if self.options.mode == "enas" else self.space.sample
+        return self.controller.sample_feasible(rng, draw)
 
     def train_to(self, due: int, data, dd, seed: int, recipe, epochs: int) -> None:
         """Train the shared weights up to epoch ``due``: in this process, or, with several
@@ -213,6 +218,7 @@ class SupernetEvaluator(Evaluator):
         total = spe * epochs
         t0 = time.perf_counter()
         loss_sum = correct = seen = 0.0
+        outside = 0
         with torch.random.fork_rng(devices=[]):
             # dropout: one generator per part (the seed of part 0 is the one-process seed)
             drop = {r: torch.Generator().manual_seed(
@@ -221,8 +227,9 @@ class SupernetEvaluator(Evaluator):
             for k, (x, y) in enumerate(dd.train_batches(recipe.batch_size, gen)):
                 step = e * spe + k
                 lr = recipe.lr * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0)))
-                genome = self.genome(self._path(rng), dd.data)
-                net = self.net.child(genome)
+                path, inside = self._path(rng)
+                outside += not inside
+                net = self.net.child(self.genome(path, dd.data))
                 net.train()
                 parts = (list(zip(x.tensor_split(sh.world), y.tensor_split(sh.world)))
                          if sh.world > 1 else [(x, y)])
@@ -254,7 +261,8 @@ class SupernetEvaluator(Evaluator):
         row = {"epoch": self.epoch, "train_loss": loss_sum / max(seen, 1),
                "train_accuracy": correct / max(seen, 1), "seconds": secs,
                "images_per_s": seen / secs if secs > 0 else None,
-               "modules": len(self.net.pool), "workers": sh.world}
+               "modules": len(self.net.pool), "workers": sh.world,
+               "paths_outside_caps": outside}
         self.log.append(row)
         if self.checkpoint_path() is not None:
             self._save(self.checkpoint_path())

@@ -225,6 +225,28 @@ def test_a_cap_that_admits_2_percent_samples_inside_it(tmp_path, controller):
     assert all(r.result.get("flops") <= 1_480_000 for r in s.leaderboard)
 
 
+def test_a_capped_supernet_trains_only_paths_inside_the_cap(tmp_path):
+    """max_flops admitting ≈ 5% of exhaustive: the shared weights are trained on paths inside
+    the cap (redrawn like the controller's asks), not on the whole space; every child scored
+    is inside it too."""
+    cap = 130_000
+    (tmp_path / "cap.yaml").write_text(f"constraints: {{max_flops: {cap}}}\n")
+    common = (*TINY, "--controller", "random", "--trials", "4", "--epochs", "1", "--retrain",
+              "0", "--executor", "local", "--json")
+    p = run_cli(*common, "--config", str(tmp_path / "cap.yaml"), "--out", str(tmp_path / "c"))
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    assert summary["counts"]["ok"] == 4 and summary["counts"]["rejected"] == 0
+    assert all(r["flops"] <= cap for r in summary["leaderboard"])
+    capped = torch.load(tmp_path / "c" / "supernet.pt", weights_only=True)
+    assert capped["log"][0]["paths_outside_caps"] == 0
+    # the same run without the cap trains the same number of steps on the whole space: its
+    # pool holds the modules of costly networks the capped one never built
+    assert run_cli(*common, "--out", str(tmp_path / "u")).returncode == 0
+    free = torch.load(tmp_path / "u" / "supernet.pt", weights_only=True)
+    assert len(capped["net"]["specs"]) < 0.8 * len(free["net"]["specs"])
+
+
 def test_export_the_found_cells_at_mobile_scale(capsys, tmp_path):
     """`nas export DIR -o preset=mobile`: the best cells of a digits search in NASNet-A
     mobile's network, its params and mult-adds printed next to NASNet-A mobile's."""
