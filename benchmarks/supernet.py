@@ -3,7 +3,7 @@
     python benchmarks/supernet.py ranking [--epochs 40] [--networks N] [--trials 300]
     python benchmarks/supernet.py nasnet  [--epochs 30] [--trials 400] [--batch 32]
     python benchmarks/supernet.py throughput [--epochs 2] | long [--epochs 100 --batch 32]
-    python benchmarks/supernet.py sweep [--steps 300 --batch 32]
+    python benchmarks/supernet.py sweep|bisect [--steps 300 --batch 32]
     python benchmarks/supernet.py ddp [--epochs 3 --spaces exhaustive,nasnet-cell]
 
 ``ranking`` (space ``exhaustive``, digits): trains a supernet through the real search
@@ -294,12 +294,29 @@ def throughput(args) -> None:
     rng = random.Random(1)
     for _ in range(300):           # a search scores after all epochs: the pool is warm by then
         ev.net.child(ev.genome(space.sample(rng), data))
-    ms = []
-    for n in range(args.children):
-        g = ev.genome(space.sample(rng), data)
-        t = time.perf_counter()
-        ev.score(g, dd, 0, n, recipe)
-        ms.append(1000 * (time.perf_counter() - t))
+    # child evaluation, side by side on the same trained supernet and the same children:
+    # the shipped scoring (BN recomputed on 4 batches of 64, the whole validation split) and a
+    # cheaper one (1 batch of 64, 128 validation images), at 1 thread and at 2
+    variants = [("defaults", {}), ("recalibrate=1, val_images=128",
+                                   {"recalibrate": 1, "val_images": 128})]
+    children = [ev.genome(space.sample(rng), data) for _ in range(args.children)]
+    scoring = {}
+    for threads in sorted({1, args.eval_threads}):
+        torch.set_num_threads(threads)
+        for name, opts in variants:
+            sc = SupernetEvaluator(**opts)
+            sc.space, sc.net = space, ev.net
+            ms = []
+            for n, g in enumerate(children):
+                t = time.perf_counter()
+                sc.score(g, dd, 0, n, recipe)
+                ms.append(1000 * (time.perf_counter() - t))
+            med = statistics.median(ms)
+            scoring[f"{name}, {threads} thread(s)"] = {
+                "ms_median": round(med, 1), "per_hour": int(3600_000 / med)}
+            print(name, threads, round(med, 1), flush=True)
+    torch.set_num_threads(args.threads)
+    ms = [scoring["defaults, 1 thread(s)"]["ms_median"]]
     sa = []
     for seed in range(2):
         g = space.decode(space.sample(random.Random(seed)))
@@ -316,6 +333,9 @@ def throughput(args) -> None:
         "child_evaluations_per_hour": int(3600_000 / statistics.median(ms)),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "train_accuracy_per_epoch": [round(e["train_accuracy"], 4) for e in log],
+        "child_scoring": scoring, "children": args.children,
+        "command": f"python benchmarks/supernet.py throughput --epochs {args.epochs} "
+                   f"--eval-threads {args.eval_threads}",
         "machine": _machine()}
     _save(res, "nasnet_throughput")
     print(json.dumps(res["nasnet_throughput"], indent=1))
@@ -413,75 +433,141 @@ SWEEP = [("K=1", 1, {}), ("K=5", 5, {}), ("K=20", 20, {}), ("K=100", 100, {}),
          ("uniform, parametrised ops only", 0, {"op_a": _PARAM_OPS, "op_b": _PARAM_OPS})]
 
 
-def sweep(args) -> None:
-    """Where does shared training break? The shipped training step (evaluator's optimizer,
-    loss, lr schedule of a ``--total``-step run) over K fixed children cycled, K = 1 … uniform,
-    and two restricted uniform spaces; training loss/accuracy and the median gradient norm of
-    the path per 50 steps."""
+def _probe(space, data, paths, args, r) -> dict:
+    """``args.steps`` shipped training steps (the evaluator's optimizer, loss, lr schedule of
+    an ``args.total``-step run) over the paths ``paths(step, rng)`` gives; training loss /
+    accuracy and the median gradient norm of the path per 50 steps."""
     import torch
-    torch.set_num_threads(args.threads)
     from torch import nn
     from evaluators.base import EvaluationContext
     from evaluators.supernet import SupernetEvaluator
     from evaluators.supernet_net import SGD
+    ev = SupernetEvaluator()
+    ev.prepare(EvaluationContext(space, "digits", data))
+    dd = ev._device_data(data, "cpu")
+    opt = SGD(ev.net, r.momentum, r.weight_decay)
+    rng = random.Random(0)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=r.label_smoothing)
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    step, rows, acc, t0 = 0, [], [0.0, 0, 0, []], time.time()
+    while step < args.steps:
+        for x, y in dd.train_batches(args.batch, gen):
+            lr = r.lr * 0.5 * (1 + math.cos(math.pi * min(step / args.total, 1.0)))
+            net = ev.net.child(ev.genome(paths(step, rng), data))
+            net.train()
+            o = net(x)
+            loss = loss_fn(o, y)
+            loss.backward()
+            gs = [p.grad for key in net.pool_keys for p in ev.net.pool[key].parameters()
+                  if p.grad is not None]
+            acc[3].append(float(torch.linalg.vector_norm(
+                torch.stack([torch.linalg.vector_norm(g) for g in gs]))))
+            opt.step(lr, net.pool_keys)
+            acc[0] += float(loss.detach()) * len(y)
+            acc[1] += int((o.argmax(1) == y).sum())
+            acc[2] += len(y)
+            step += 1
+            if step % 50 == 0:
+                rows.append({"step": step, "loss": round(acc[0] / acc[2], 3),
+                             "accuracy": round(acc[1] / acc[2], 3),
+                             "grad_norm_median": round(statistics.median(acc[3]), 2)})
+                acc = [0.0, 0, 0, []]
+            if step >= args.steps:
+                break
+    return {"curve": rows, "pool_modules": len(ev.net.pool),
+            "seconds": round(time.time() - t0, 1)}
+
+
+def _probe_setup(args, options=None):
+    import torch
+    torch.set_num_threads(args.threads)
     from nas.config import Recipe, SearchConfig
     from nas.experiment import load_data, make_space
-    cfg = SearchConfig(space="nasnet-cell")
+    cfg = SearchConfig(space="nasnet-cell", options=dict(options or {}))
     data = load_data(cfg)
-    space = make_space(cfg, data)
-    r = Recipe(batch_size=args.batch)
-    out = {"steps": args.steps, "batch": args.batch, "lr_schedule_steps": args.total,
-           "recipe": {"lr": r.lr, "momentum": r.momentum, "weight_decay": r.weight_decay,
-                      "label_smoothing": r.label_smoothing}, "runs": {}}
+    return make_space(cfg, data), data, Recipe(batch_size=args.batch)
+
+
+def _probe_header(args, r) -> dict:
+    return {"steps": args.steps, "batch": args.batch, "lr_schedule_steps": args.total,
+            "recipe": {"lr": r.lr, "momentum": r.momentum, "weight_decay": r.weight_decay,
+                       "label_smoothing": r.label_smoothing}, "runs": {}}
+
+
+def sweep(args) -> None:
+    """Where does shared training break? K fixed children cycled, K = 1 … uniform, and two
+    restricted uniform spaces (:func:`_probe`)."""
+    space, data, r = _probe_setup(args)
+    out = _probe_header(args, r)
     for name, k, restrict in SWEEP:
-        ev = SupernetEvaluator()
-        ev.prepare(EvaluationContext(space, "digits", data))
-        dd = ev._device_data(data, "cpu")
-        opt = SGD(ev.net, r.momentum, r.weight_decay)
-        rng = random.Random(0)
         fixed = [space.sample(random.Random(100 + i)) for i in range(k)]
-        loss_fn = nn.CrossEntropyLoss(label_smoothing=r.label_smoothing)
-        torch.manual_seed(0)
-        gen = torch.Generator().manual_seed(1)
-        step, rows, acc, t0 = 0, [], [0.0, 0, 0, []], time.time()
-        while step < args.steps:
-            for x, y in dd.train_batches(args.batch, gen):
-                lr = r.lr * 0.5 * (1 + math.cos(math.pi * min(step / args.total, 1.0)))
-                a = dict(fixed[step % k] if k else space.sample(rng))
-                for d in space.decisions:
-                    for kind, vals in restrict.items():
-                        if d.name.endswith(kind) and a[d.name] not in vals:
-                            a[d.name] = rng.choice(vals)
-                net = ev.net.child(ev.genome(a, data))
-                net.train()
-                o = net(x)
-                loss = loss_fn(o, y)
-                loss.backward()
-                gs = [p.grad for key in net.pool_keys for p in ev.net.pool[key].parameters()
-                      if p.grad is not None]
-                acc[3].append(float(torch.linalg.vector_norm(
-                    torch.stack([torch.linalg.vector_norm(g) for g in gs]))))
-                opt.step(lr, net.pool_keys)
-                acc[0] += float(loss.detach()) * len(y)
-                acc[1] += int((o.argmax(1) == y).sum())
-                acc[2] += len(y)
-                step += 1
-                if step % 50 == 0:
-                    rows.append({"step": step, "loss": round(acc[0] / acc[2], 3),
-                                 "accuracy": round(acc[1] / acc[2], 3),
-                                 "grad_norm_median": round(statistics.median(acc[3]), 2)})
-                    acc = [0.0, 0, 0, []]
-                if step >= args.steps:
-                    break
-        out["runs"][name] = {"curve": rows, "pool_modules": len(ev.net.pool),
-                             "seconds": round(time.time() - t0, 1)}
-        print(name, rows[-1], len(ev.net.pool), flush=True)
+
+        def paths(step, rng, k=k, fixed=fixed, restrict=restrict):
+            a = dict(fixed[step % k] if k else space.sample(rng))
+            for d in space.decisions:
+                for kind, vals in restrict.items():
+                    if d.name.endswith(kind) and a[d.name] not in vals:
+                        a[d.name] = rng.choice(vals)
+            return a
+        out["runs"][name] = run = _probe(space, data, paths, args, r)
+        print(name, run["curve"][-1], run["pool_modules"], flush=True)
     out["command"] = (f"python benchmarks/supernet.py sweep --steps {args.steps} "
                       f"--batch {args.batch} --total {args.total}")
     out["machine"] = _machine()
     res = _load()
     res["nasnet_sweep"] = out
     _save(res, "nasnet_sweep")
+
+
+#: the bisection: which kind of decision, varied alone around one fixed child (pools replaced
+#: by sep_conv3x3, so that only the varied decisions differ), stops shared training?
+#: (name, space options, decision kinds varied, op set the varied ops draw from)
+_NO_POOL = ("identity", "conv1x1", "conv3x3", "sep_conv3x3", "sep_conv5x5", "dil_conv3x3",
+            "conv1x3_3x1")
+BISECT = [(f"N={n}, {name}", {"N": n}, kinds, ops)
+          for n in (1, 2)
+          for name, kinds, ops in (
+              ("fixed child", (), None),
+              ("inputs vary", ("input_a", "input_b"), None),
+              ("combine varies", ("combine",), None),
+              ("ops vary (7 non-pool ops)", ("op_a", "op_b"), _NO_POOL),
+              ("ops vary (sep3/sep5)", ("op_a", "op_b"), ("sep_conv3x3", "sep_conv5x5")),
+              ("ops vary (identity/sep3)", ("op_a", "op_b"), ("identity", "sep_conv3x3")),
+              ("ops vary (conv1x1/conv3x3/conv1x3_3x1)", ("op_a", "op_b"),
+               ("conv1x1", "conv3x3", "conv1x3_3x1")),
+              ("everything varies (ENAS's 5 ops)", ("input_a", "input_b", "combine", "op_a",
+                                                    "op_b"),
+               ("identity", "sep_conv3x3", "sep_conv5x5", "avg_pool3x3", "max_pool3x3")))]
+
+
+def bisect(args) -> None:
+    """:data:`BISECT`: each kind of decision varied alone, uniformly, around one fixed child."""
+    _, _, r = _probe_setup(args)
+    out = _probe_header(args, r)
+    for name, options, kinds, ops in BISECT:
+        space, data, _ = _probe_setup(args, options)
+        base = {k: ("sep_conv3x3" if "pool" in str(v) else v)
+                for k, v in space.sample(random.Random(100)).items()}
+
+        def paths(step, rng, kinds=kinds, ops=ops, base=base, space=space):
+            a = space.sample(rng)
+            out = {}
+            for k, v in a.items():
+                if not k.endswith(tuple(kinds) or ("\0",)):
+                    v = base[k]
+                elif ops and k.endswith(("op_a", "op_b")) and v not in ops:
+                    v = rng.choice(ops)
+                out[k] = v
+            return out
+        out["runs"][name] = run = _probe(space, data, paths, args, r)
+        print(name, run["curve"][-1], run["pool_modules"], flush=True)
+    out["command"] = (f"python benchmarks/supernet.py bisect --steps {args.steps} "
+                      f"--batch {args.batch} --total {args.total}")
+    out["machine"] = _machine()
+    res = _load()
+    res["nasnet_bisect"] = out
+    _save(res, "nasnet_bisect")
 
 
 # ============================================================================ main
@@ -524,7 +610,11 @@ def write_md() -> None:
                   f"- child evaluation (recalibration + whole validation split) "
                   f"{tp['child_eval_ms_median']} ms median → {tp['child_evaluations_per_hour']:,} "
                   f"per hour; peak RSS {tp['peak_rss_mb']} MB",
-                  f"- train accuracy per epoch: {tp['train_accuracy_per_epoch']}",
+                  f"- train accuracy per epoch: {tp['train_accuracy_per_epoch']}"]
+        for name, v in tp.get("child_scoring", {}).items():
+            lines.append(f"- child scoring, {name}: {v['ms_median']} ms median → "
+                         f"{v['per_hour']:,} per hour ({tp['children']} children)")
+        lines += [f"- command: `{tp.get('command', 'python benchmarks/supernet.py throughput')}`",
                   f"- machine: {tp['machine']}", ""]
     lg = res.get("nasnet_long")
     if lg:
@@ -535,19 +625,23 @@ def write_md() -> None:
                   f"- validation accuracy of 20 random children (recalibrated): "
                   f"{lg['children_val_acc']}", f"- command: `{lg['command']}`",
                   f"- machine: {lg['machine']}", ""]
-    sw = res.get("nasnet_sweep")
-    if sw:
-        lines += ["## nasnet-cell / digits, where shared training breaks (K fixed children "
-                  "cycled vs uniform paths)", "",
+    for key, title in (("nasnet_sweep", "where shared training breaks (K fixed children "
+                                         "cycled vs uniform paths)"),
+                       ("nasnet_bisect", "which decision breaks it (one kind varied "
+                                         "uniformly around a fixed child, pools replaced by "
+                                         "sep_conv3x3)")):
+        sw = res.get(key)
+        if not sw:
+            continue
+        curve = next(iter(sw["runs"].values()))["curve"]
+        lines += [f"## nasnet-cell / digits, {title}", "",
                   f"{sw['steps']} steps at batch {sw['batch']} with the shipped step (lr "
                   f"{sw['recipe']['lr']} cosine over {sw['lr_schedule_steps']} steps, momentum "
                   f"{sw['recipe']['momentum']}, wd {sw['recipe']['weight_decay']}, label "
                   f"smoothing {sw['recipe']['label_smoothing']}); per 50 steps: training "
                   "loss / accuracy / median gradient norm of the path", "",
-                  "| paths | " + " | ".join(str(r["step"]) for r in
-                                           next(iter(sw["runs"].values()))["curve"])
-                  + " | modules |",
-                  "|---|" + "---:|" * (len(next(iter(sw["runs"].values()))["curve"]) + 1)]
+                  "| paths | " + " | ".join(str(r["step"]) for r in curve) + " | modules |",
+                  "|---|" + "---:|" * (len(curve) + 1)]
         for name, run in sw["runs"].items():
             lines.append(f"| {name} | " + " | ".join(
                 f"{r['loss']} / {r['accuracy']} / {r['grad_norm_median']}" for r in run["curve"])
@@ -589,7 +683,7 @@ def write_md() -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("part", choices=("ranking", "nasnet", "throughput", "long", "sweep", "ddp",
+    p.add_argument("part", choices=("ranking", "nasnet", "throughput", "long", "sweep", "bisect", "ddp",
                                     "md"))
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--total", type=int, default=3500, help="sweep: steps of the lr schedule")
@@ -603,6 +697,8 @@ def main(argv=None) -> int:
     p.add_argument("--key", default="ranking", help="results key (ranking_all: all networks)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--eval-threads", type=int, default=2,
+                   help="throughput: child scoring also measured at this many threads")
     p.add_argument("--spaces", default="exhaustive,nasnet-cell", help="ddp: the spaces")
     p.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "supernet-bench"))
     args = p.parse_args(argv)
@@ -617,6 +713,8 @@ def main(argv=None) -> int:
         long(args)
     elif args.part == "sweep":
         sweep(args)
+    elif args.part == "bisect":
+        bisect(args)
     elif args.part == "ddp":
         ddp(args)
     write_md()
