@@ -75,9 +75,12 @@ RESULTS = OUT / "supernet_vs_random.json"
 TABLE = "exhaustive-digits"
 FREE = ("none", "skip_connect")                 # the "skip" side of the collapse
 PARAM_FREE = ("none", "skip_connect", "avg_pool_3x3")
-ARMS = {   # name -> (mode, controller)
-    "uniform": ("uniform", "evolution"),
-    "enas": ("enas", "reinforce"),
+ARMS = {   # name -> (mode, controller, evaluator options besides mode)
+    "uniform": ("uniform", "evolution", {}),
+    "enas": ("enas", "reinforce", {}),
+    # ablations for the collapse check: the classic setting (affine BN, no recalibration)
+    "uniform-classic": ("uniform", "evolution", {"affine": True, "recalibrate": 0}),
+    "enas-classic": ("enas", "reinforce", {"affine": True, "recalibrate": 0}),
 }
 
 
@@ -199,12 +202,12 @@ def supernet_seed(lk: Lookup, arm: str, seed: int, args, work: Path) -> dict:
     from nas.experiment import run_search
     from nas.progress import Reporter
     from nas.store import ExperimentStore
-    mode, controller = ARMS[arm]
+    mode, controller, opts = ARMS[arm]
     p = lk.table.header["protocol"]
     out = work / f"{arm}-e{args.epochs}-c{args.children}-s{seed}"
     shutil.rmtree(out, ignore_errors=True)     # a half-done run restarts: its clock must be whole
     cfg = SearchConfig(space="exhaustive", evaluator="supernet", controller=controller,
-                       evaluator_options={"mode": mode}, trials=args.children, retrain=0,
+                       evaluator_options={"mode": mode, **opts}, trials=args.children, retrain=0,
                        seed=seed, out=str(out)).replace(
         epochs=args.epochs, val_fraction=p["data"]["val_fraction"], executor="local",
         **{k: p["recipe"][k] for k in ("batch_size", "lr", "momentum", "weight_decay",
@@ -248,6 +251,8 @@ def supernet_seed(lk: Lookup, arm: str, seed: int, args, work: Path) -> dict:
         pick = max(top, key=lambda i: (lk.val0[i], -lk.params[i]))
         res[f"retrain{K}"] = {"choice": lk.hashes[pick], "regret": round(lk.regret(pick), 4),
                               "table_seconds": round(float(lk.sec0[top].sum()), 3)}
+    res["top50"] = [[lk.hashes[nets[k]], round(rows[k].accuracy, 4),
+                     rows[k].result.get("params")] for k in ranked[:50]]
     top10 = [rows[k].assignment for k in ranked[:10]]
     last = [r.assignment for r in rows[-50:]]
     res["collapse"] = {
@@ -412,7 +417,8 @@ def write_md(res: dict) -> None:
     for arm, s in res.get("summary", {}).items():
         st = res["settings"][arm]
         cmds = sorted({r.get("command", "?") for r in res["arms"][arm].values()})
-        L += [f"## {arm}: {st['mode']} supernet + {st['controller']}, {st['epochs']} epochs, "
+        L += [f"## {arm}: {st['mode']} supernet{_opts(st)} + {st['controller']}, "
+              f"{st['epochs']} epochs, "
               f"{st['children']} children ({s['seeds']} seeds; mean cost "
               f"{s['cpu_seconds_mean']} CPU s, {s['wall_seconds_mean']} s wall)", "",
               "Command: " + "; ".join(f"`{c}`" for c in cmds), "",
@@ -432,16 +438,17 @@ def write_md(res: dict) -> None:
                      f"{t['random_regret_mean']:.3f} ({t['random_networks_mean']}) | "
                      f"{'met' if t['goal_met'] else 'not met'} |")
         L += ["", "| seed | CPU s | wall s | load 1m | supernet choice test | regret | "
-              "rank by table val | random regret (cpu) | "
+              "ties at best | rank by table val | random regret (cpu) | "
               + " | ".join(f"retrain{K} regret" for K in res["retrain"])
               + " | none+skip choice / top-10 | no-conv children |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(res["retrain"])
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(res["retrain"])
               + "---:|---:|"]
         for sd, r in sorted(res["arms"][arm].items(), key=lambda kv: int(kv[0])):
             co = r["collapse"]
             L.append(f"| {sd} | {r['cpu_seconds']} | {r['wall_seconds']} | "
                      f"{r['load_avg_1m_start']} | {100 * r['choice_test']:.2f} | "
-                     f"{r['regret']:.3f} | {r['choice_rank_by_table_val']} | "
+                     f"{r['regret']:.3f} | {r['ties_at_best']} | "
+                     f"{r['choice_rank_by_table_val']} | "
                      f"{r['random']['regret/cpu']['regret_mean']:.3f} | "
                      + " | ".join(f"{r[f'retrain{K}']['regret']:.3f}" for K in res["retrain"])
                      + f" | {co['choice']['none+skip']:.2f} / {co['top10']['none+skip']:.2f} | "
@@ -465,6 +472,11 @@ def write_md(res: dict) -> None:
     (OUT / "supernet_vs_random.md").write_text("\n".join(L))
 
 
+def _opts(st: dict) -> str:
+    o = st.get("options") or {}
+    return " (" + ", ".join(f"{k}={v}" for k, v in o.items()) + ")" if o else ""
+
+
 def _f(v) -> str:
     return "-" if v is None else f"{v:.3f}"
 
@@ -483,9 +495,10 @@ def plot(res: dict) -> None:
     fig, ax = plt.subplots(figsize=(6.8, 4.4))
     ax.plot(x, m, color="k", label=f"random search with training ({res['random_runs']} runs)")
     ax.fill_between(x, np.maximum(m - sd, 0), m + sd, color="k", alpha=0.1)
-    marks = {"uniform": ("C0", "o"), "enas": ("C3", "s")}
+    marks = {"uniform": ("C0", "o"), "enas": ("C3", "s"), "uniform-classic": ("C2", "^"),
+             "enas-classic": ("C1", "v")}
     for arm, seeds in res.get("arms", {}).items():
-        col, mk = marks.get(arm, ("C2", "^"))
+        col, mk = marks.get(arm.split("/")[0], ("C4", "D"))
         rs = list(seeds.values())
         ax.scatter([r["cpu_seconds"] for r in rs], [r["regret"] for r in rs], color=col,
                    marker=mk, alpha=0.6, label=f"supernet {arm} (per seed)")
@@ -521,7 +534,7 @@ def main(argv=None) -> int:
     ap.add_argument("--arms", default="uniform,enas")
     ap.add_argument("--epochs", type=int, default=100, help="supernet epochs")
     ap.add_argument("--children", type=int, default=300, help="children scored (trials)")
-    ap.add_argument("--retrain", default="5", help="K of the modelled --retrain K (comma list)")
+    ap.add_argument("--retrain", default="5,20", help="K of the modelled --retrain K (comma list)")
     ap.add_argument("--random-runs", type=int, default=1000)
     ap.add_argument("--calibrate", type=int, default=40, help="networks retrained to put the "
                     "table's seconds on the CPU clock")
@@ -563,7 +576,8 @@ def main(argv=None) -> int:
                 r = supernet_seed(lk, arm, seed, args, work)
                 r["command"] = command
                 res = _save_seed(key, seed, r, {"mode": ARMS[arm][0], "controller":
-                                                ARMS[arm][1], "epochs": args.epochs,
+                                                ARMS[arm][1], "options": ARMS[arm][2],
+                                                "epochs": args.epochs,
                                                 "children": args.children}, lk, rand)
                 print(f"{arm} seed {seed}: regret {r['regret']:.3f} pp, cpu {r['cpu_seconds']}"
                       f" s, wall {r['wall_seconds']} s; random at equal cpu "
