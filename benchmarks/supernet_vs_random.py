@@ -54,6 +54,7 @@ Results are written after every seed (resumable: done seeds are skipped) to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -565,6 +566,8 @@ def main(argv=None) -> int:
     import torch
     torch.set_num_threads(1)
     lk = Lookup()
+    lock = _locked()
+    lock.__enter__()
     res = _load()
     ident = {"retrain": args.retrain, "random_runs": args.random_runs, "table": TABLE,
              "networks": len(lk.hashes)}
@@ -580,6 +583,7 @@ def main(argv=None) -> int:
         _save(res)
         print("calibration:", {k: v for k, v in res["calibration"].items() if k != "rows"},
               flush=True)
+    lock.__exit__(None, None, None)
     rand = RandomArm(lk, args.random_runs)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -599,25 +603,40 @@ def main(argv=None) -> int:
                       f" s, wall {r['wall_seconds']} s; random at equal paired cpu "
                       f"{r['random']['regret/paired']['regret_mean']:.3f} pp "
                       f"({r['random']['regret/paired']['networks_mean']} networks)", flush=True)
-    res = _load()
-    summarize(res, lk, rand)
-    _save(res)
-    write_md(res)
-    plot(res)
+    with _locked():
+        res = _load()
+        summarize(res, lk, rand)
+        _save(res)
+        write_md(res)
+        plot(res)
     return 0
 
 
 def _save_seed(key: str, seed: int, r: dict, settings: dict, lk, rand) -> dict:
     """Merge one seed's result into the results file (re-read first: arms may run in two
     processes), re-summarize, write the report."""
-    res = _load()
-    res.setdefault("arms", {}).setdefault(key, {})[str(seed)] = r
-    res.setdefault("settings", {})[key] = settings
-    res["machine"] = _machine()
-    summarize(res, lk, rand)
-    _save(res)
-    write_md(res)
+    with _locked():
+        res = _load()
+        res.setdefault("arms", {}).setdefault(key, {})[str(seed)] = r
+        res.setdefault("settings", {})[key] = settings
+        res["machine"] = _machine()
+        summarize(res, lk, rand)
+        _save(res)
+        write_md(res)
     return res
+
+
+@contextlib.contextmanager
+def _locked():
+    """One writer at a time: arms run in separate processes share the results file."""
+    import fcntl
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / ".supernet_vs_random.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 if __name__ == "__main__":
