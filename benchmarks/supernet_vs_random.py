@@ -383,6 +383,8 @@ def summarize(res: dict, lk: Lookup, rand: RandomArm) -> None:
         "assignments_no_conv_share": round(float(np.mean(
             [_no_conv(lk, a) for a in lk.space.all_assignments()])), 4),
         "table_best_test": round(lk.best_test, 6),
+        "random_network_regret": round(float(np.mean(
+            100 * (lk.best_test - lk.test[lk.all_ix]))), 4),
         "table_noise_std_test_pp": round(100 * lk.table.noise()["test"]["mean_std"], 3)}
     # the random arm's curve on the cpu clock, for the plot
     grid = np.unique(np.round(np.geomspace(5, 600, 40), 1))
@@ -477,7 +479,9 @@ def write_md(res: dict) -> None:
               f"{cs['last50_no_conv_share']} of the last 50 (base rate over all assignments "
               f"{ref['assignments_no_conv_share']}).", ""]
     t10 = ref["table_top10_by_val"]
-    L += [f"Reference: the table's top-10 networks by mean validation accuracy have "
+    L += [f"Reference: one network drawn at random (no search) has regret "
+          f"{ref['random_network_regret']:.3f} pp on average.", "",
+          f"Reference: the table's top-10 networks by mean validation accuracy have "
           f"none+skip share {t10['none+skip']}, param-free share {t10['param_free']} "
           f"(ops: {', '.join(f'{k} {v}' for k, v in t10.items() if k in OPS_ORDER)}).", "",
           f"Machine (at the last seed): {res['machine']}", "",
