@@ -520,25 +520,30 @@ def plot(res: dict) -> None:
     x = np.array([c["table_seconds"] for c in curve])
     m = np.array([c["regret_mean"] for c in curve])
     sd = np.array([c["regret_sd"] for c in curve])
-    fig, ax = plt.subplots(figsize=(6.8, 4.4))
-    ax.plot(x, m, color="k", label=f"random search with training ({res['random_runs']} runs)")
+    fig, ax = plt.subplots(figsize=(9.6, 4.8))
+    ax.plot(x, m, color="k", label=f"random search with training\n(mean of {res['random_runs']}"
+            " runs, ± sd of one run)")
     ax.fill_between(x, np.maximum(m - sd, 0), m + sd, color="k", alpha=0.1)
     marks = {"uniform": ("C0", "o"), "enas": ("C3", "s"), "uniform-classic": ("C2", "^"),
              "enas-classic": ("C1", "v")}
     for arm, seeds in res.get("arms", {}).items():
         col, mk = marks.get(arm.split("/")[0], ("C4", "D"))
+        if arm.split("/")[1] != "e100":
+            col = {"C0": "C9", "C3": "C6"}.get(col, col)
+        name = arm.replace("/c300", "").replace("/", " ")
         rs = list(seeds.values())
         eq = [r["cpu_seconds"] / r["paired_calibration"]["cpu_per_table_second"] for r in rs]
         ax.scatter(eq, [r["regret"] for r in rs], color=col,
-                   marker=mk, alpha=0.6, label=f"supernet {arm} (per seed)")
+                   marker=mk, alpha=0.45, s=18)
         ax.scatter([statistics.fmean(eq)],
                    [statistics.fmean(r["regret"] for r in rs)], color=col, marker=mk, s=160,
-                   edgecolor="k", label=f"supernet {arm} (mean)")
+                   edgecolor="k", label=f"{name}: choice (mean; small: seeds)")
         for K in res["retrain"]:
             ax.scatter([statistics.fmean(e + r[f"retrain{K}"]["table_seconds"]
                                          for e, r in zip(eq, rs))],
                        [statistics.fmean(r[f"retrain{K}"]["regret"] for r in rs)], color=col,
-                       marker="*", s=200, edgecolor="k", label=f"supernet {arm} + retrain {K}")
+                       marker="*" if K == max(res["retrain"]) else "P", s=170, edgecolor="k",
+                       label=f"{name} + retrain {K}")
     ax.set_xscale("log")
     ax.set_xlabel("cost (seconds of stand-alone training as the table records them; "
                   "supernet: paired CPU clock)", fontsize=8)
@@ -546,7 +551,7 @@ def plot(res: dict) -> None:
     ax.set_title("exhaustive / digits: supernet search vs random search at equal cost",
                  fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(OUT / "supernet_vs_random.png", dpi=110)
     plt.close(fig)
