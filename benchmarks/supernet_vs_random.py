@@ -372,6 +372,9 @@ def summarize(res: dict, lk: Lookup, rand: RandomArm) -> None:
             "top10_param_free": round(statistics.fmean(x["top10"]["param_free"] for x in c), 4),
             "last50_none+skip": round(statistics.fmean(x["last50_children"]["none+skip"]
                                                        for x in c), 4),
+            "last50_skip_connect": round(statistics.fmean(
+                x["last50_children"]["skip_connect"] for x in c), 4),
+            "last50_none": round(statistics.fmean(x["last50_children"]["none"] for x in c), 4),
             "choices_no_conv": sum(x["choice_no_conv"] for x in c),
             "children_no_conv_share": round(statistics.fmean(x["children_no_conv_share"]
                                                              for x in c), 4),
@@ -482,7 +485,9 @@ def write_md(res: dict) -> None:
               "", f"Collapse check: share of none+skip edges in the choice "
               f"{cs['choice_none+skip']}"
               f", in the top-10 children {cs['top10_none+skip']}, in the last 50 children "
-              f"{cs['last50_none+skip']} (base rate {ref['base_none+skip']}); parameter-free "
+              f"{cs['last50_none+skip']} (base rate {ref['base_none+skip']}; of which "
+              f"skip_connect {cs['last50_skip_connect']} and none {cs['last50_none']}, base 0.2 "
+              f"each); parameter-free "
               f"edges (+avg pool) in the choice {cs['choice_param_free']}, top-10 "
               f"{cs['top10_param_free']} (base {ref['base_param_free']}); choices without a "
               f"convolution on a live edge: {cs['choices_no_conv']}/{s['seeds']}; children "
