@@ -672,7 +672,7 @@ def _locked():
     """One writer at a time: arms run in separate processes share the results file."""
     import fcntl
     OUT.mkdir(parents=True, exist_ok=True)
-    with open(OUT / ".supernet_vs_random.lock", "w") as f:
+    with open(Path(tempfile.gettempdir()) / "supernet_vs_random.lock", "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
