@@ -46,7 +46,7 @@ from nas.genome import Genome
 from nas.loop import Screen, SearchLoop
 from nas.progress import Reporter
 from nas.space import Decision, SearchSpace
-from nas.store import ExperimentStore, TrialRow
+from nas.store import RETRAIN, ExperimentStore, TrialRow
 from search_spaces import NETS, SPACES, get_net
 
 # ============================================================================ the parts
@@ -427,18 +427,19 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
                 reporter.stop()
         retrained = []
         k = config.retrain if config.retrain is not None else evaluator.default_retrain
+        best = store.best()
         if kind == "search" and loop.finished and k:
             retrained = retrain_top(store, config, k, data, reporter)
+            best = best_retrained(store, retrained) or best
         failed = store.rows("status='failed' AND source='trained'", limit=1)
         return SearchSummary(store.root, store.counts(), store.leaderboard(config.top),
-                             store.best(), loop.finished, loop.exhausted, time.time() - t0,
+                             best, loop.finished, loop.exhausted, time.time() - t0,
                              data.describe(), failed[0].result.error if failed else None,
                              retrained)
     finally:
         store.close()
 
 
-RETRAIN_DIR = "retrain"
 
 
 def retrain_top(store: ExperimentStore, config: SearchConfig, k: int, data,
@@ -454,7 +455,7 @@ def retrain_top(store: ExperimentStore, config: SearchConfig, k: int, data,
     cfg = config.replace(evaluator="train", evaluator_options={}, epochs=config.retrain_epochs,
                          steps=None, seconds=None, retrain=0, proxy_screen=0, proxy_warmup=0,
                          constraints={}, init=[])
-    rows = evaluate_genomes(genomes, cfg, store.root / RETRAIN_DIR, data=data,
+    rows = evaluate_genomes(genomes, cfg, store.root / RETRAIN, data=data,
                             reporter=reporter)
     out = []
     for r in top:
@@ -466,6 +467,20 @@ def retrain_top(store: ExperimentStore, config: SearchConfig, k: int, data,
                     "standalone_accuracy": acc,
                     "standalone_error": s.result.error if s is not None and s.result else None})
     return out
+
+
+def best_retrained(store: ExperimentStore, retrained: list[dict]):
+    """After ``--retrain K`` the search's best is the retrained child with the best stand-alone
+    accuracy (ties: the better estimate, as listed), not the best estimate: ``best.json`` is
+    rewritten to it (its metrics carry ``standalone_accuracy`` and ``standalone_trial``, so
+    ``nas export DIR`` ships the retrained weights). None when no retraining succeeded."""
+    ok = [r for r in retrained if r["standalone_accuracy"] is not None]
+    if not ok:
+        return None
+    top = max(ok, key=lambda r: r["standalone_accuracy"])
+    row = store.row(top["trial"])
+    store.write_best(row)
+    return row
 
 
 def best_at_scale(root: str | os.PathLike, options: Mapping[str, Any]) -> dict:

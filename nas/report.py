@@ -22,7 +22,7 @@ from typing import Callable
 from nas.cost import cost
 from nas.errors import NasError
 from nas.genome import Genome
-from nas.store import ExperimentStore, TrialRow
+from nas.store import RETRAIN, ExperimentStore, TrialRow
 
 FixedPoints = Callable[[ExperimentStore], dict]
 
@@ -258,9 +258,12 @@ class TrainedWeights:
     path: Path
     trial: int
     accuracy: float
+    standalone: bool = False        # from the search's stand-alone retraining (DIR/retrain)
 
     def describe(self) -> str:
-        return f"trained weights of trial {self.trial}, val acc {self.accuracy:.4f}"
+        where = f"stand-alone retraining {self.trial}" if self.standalone else \
+            f"trial {self.trial}"
+        return f"trained weights of {where}, val acc {self.accuracy:.4f}"
 
 
 def best_genome_of(root: str | Path) -> tuple[Genome, TrainedWeights | None]:
@@ -277,11 +280,18 @@ def best_genome_of(root: str | Path) -> tuple[Genome, TrainedWeights | None]:
         genome = Genome.from_dict(doc["genome"])
     except (ValueError, KeyError) as e:
         raise NasError(f"{p}: not a best-genome file ({e})") from None
-    return genome, trained_weights(root, doc.get("trial"))
+    trained = trained_weights(root, doc.get("trial"))
+    if trained is None and doc.get("metrics", {}).get("standalone_trial") is not None:
+        # a searched child retrained stand-alone (--retrain K): its weights from DIR/retrain
+        trained = trained_weights(root / RETRAIN, doc["metrics"]["standalone_trial"],
+                                  standalone=True)
+    return genome, trained
 
 
-def trained_weights(root: str | Path, trial: int | None) -> TrainedWeights | None:
-    """The kept weights of trial ``trial`` of the experiment in ``root`` (None: untrained)."""
+def trained_weights(root: str | Path, trial: int | None,
+                    standalone: bool = False) -> TrainedWeights | None:
+    """The kept weights of trial ``trial`` of the experiment in ``root`` (None: untrained);
+    ``standalone``: ``root`` is a search's retraining experiment."""
     if trial is None or not (Path(root) / "trials.db").is_file():
         return None
     store = ExperimentStore.open(root)
@@ -291,7 +301,8 @@ def trained_weights(root: str | Path, trial: int | None) -> TrainedWeights | Non
         except KeyError:
             return None
         path = store.weights_of(row)
-        return None if path is None else TrainedWeights(path, row.number, row.accuracy)
+        return None if path is None else TrainedWeights(path, row.number, row.accuracy,
+                                                        standalone)
     finally:
         store.close()
 

@@ -2,11 +2,14 @@
 
 ``DIR/config.yaml``   the effective config (rewritten when a resume changes trials/workers)
 ``DIR/trials.db``     SQLite (WAL): every trial and the controller state
-``DIR/best.json``     the best genome so far (rewritten atomically on each new best)
+``DIR/best.json``     the best genome so far (rewritten atomically on each new best; after
+                      ``--retrain K``, the best stand-alone child)
 ``DIR/optuna.db``     the Optuna study, when the controller is ``optuna``
 ``DIR/weights/``      ``trial-N.pt``: the trained weights of the best ``keep_weights`` trials
                       (a nas checkpoint: genome + state_dict; see :meth:`save_weights`)
 ``DIR/ray/``          Ray Tune's own per-run files (logs; not needed to resume)
+``DIR/retrain/``      an experiment of its own: the stand-alone retraining of the top K
+                      (``--retrain K``); after it, ``best.json`` is the best retrained child
 ``DIR/driver.lock``   held (``flock``) by the one live driver of the experiment
 
 **One driver per experiment.** A driver (``create``, or ``open(driver=True)``) holds an OS
@@ -50,6 +53,7 @@ from nas.result import STATUSES, Result
 DB = "trials.db"
 CONFIG = "config.yaml"
 BEST = "best.json"
+RETRAIN = "retrain"          # DIR/retrain: the stand-alone retraining of the top K
 LOCK = "driver.lock"
 WEIGHTS = "weights"
 FINAL = ("ok", "failed", "pruned")

@@ -19,3 +19,23 @@ def n_params(model: torch.nn.Module) -> int:
 
 def built(genome):
     return build(genome)
+
+
+def val_accuracy(root, pt) -> float:
+    """Accuracy of an exported checkpoint on the validation split of experiment ``root``."""
+    from nas.experiment import load_data
+    from nas.export import load_checkpoint
+    from nas.store import ExperimentStore
+    s = ExperimentStore.open(root)
+    try:
+        data = load_data(s.config())
+    finally:
+        s.close()
+    _, model = load_checkpoint(pt)
+    model.eval()
+    dd = data.to("cpu")
+    correct = 0
+    with torch.no_grad():
+        for x, y in dd.eval_batches(1024):
+            correct += int((model(x).argmax(1) == y).sum())
+    return correct / len(dd.eval_y)

@@ -5,12 +5,10 @@ not vouch for. (Weights from Ray trials: tests/test_report.py, whose search runs
 import re
 
 import pytest
-import torch
 
-from nas.experiment import load_data
-from nas.export import load_checkpoint
 from nas.store import ExperimentStore
 from tests.conftest import run_cli
+from tests.helpers import val_accuracy as _val_accuracy
 
 SEARCH = ("search", "--space", "exhaustive", "--epochs", "1", "--executor", "local",
           "--quiet", "--cpus-per-trial", "1")
@@ -18,23 +16,6 @@ SEARCH = ("search", "--space", "exhaustive", "--epochs", "1", "--executor", "loc
 
 def _store(root):
     return ExperimentStore.open(root)
-
-
-def _val_accuracy(root, pt) -> float:
-    """Accuracy of the exported checkpoint on the experiment's validation split."""
-    s = _store(root)
-    try:
-        data = load_data(s.config())
-    finally:
-        s.close()
-    _, model = load_checkpoint(pt)
-    model.eval()
-    dd = data.to("cpu")
-    correct = 0
-    with torch.no_grad():
-        for x, y in dd.eval_batches(1024):
-            correct += int((model(x).argmax(1) == y).sum())
-    return correct / len(dd.eval_y)
 
 
 def _kept(root) -> tuple[set, set]:

@@ -20,6 +20,7 @@ from nas.config import SearchConfig
 from nas.store import ExperimentStore
 from search_spaces import SPACES
 from tests.conftest import ROOT, run_cli
+from tests.helpers import val_accuracy
 
 from evaluators.supernet_net import Supernet
 
@@ -131,6 +132,16 @@ def test_tiny_supernet_search_through_the_cli(tmp_path):
     rep = make_report([out])["experiments"][0]
     assert [(r["trial"], r["standalone_accuracy"]) for r in rep["retrained"]] == \
         [(r["trial"], r["standalone_accuracy"]) for r in re]
+    # after retraining, the search's best is the best stand-alone child, and `nas export DIR`
+    # ships its retrained weights: their validation accuracy is the stand-alone one
+    top = max(re, key=lambda r: r["standalone_accuracy"])
+    assert summary["best"]["number"] == top["trial"]
+    best = json.loads((out / "best.json").read_text())
+    assert best["trial"] == top["trial"] and best["metrics"]["standalone_trial"] is not None
+    p = run_cli("export", str(out), "--format", "pt", "--out", str(tmp_path / "b.pt"))
+    assert p.returncode == 0, p.stderr
+    assert "trained weights of stand-alone retraining" in p.stdout, p.stdout
+    assert abs(val_accuracy(out, tmp_path / "b.pt") - top["standalone_accuracy"]) <= 1e-6
 
 
 def test_enas_trains_through_the_controller(tmp_path):

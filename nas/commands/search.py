@@ -205,8 +205,11 @@ def print_leaderboard(summary, title: str = "leaderboard") -> None:
         Console(width=110).print(t)
     root = summary.root
     if summary.best is not None:
-        print(f"best: trial {summary.best.number}, validation accuracy "
-              f"{summary.best.accuracy:.4f} -> {root / 'best.json'}")
+        sa = (summary.best.result.metrics.get("standalone_accuracy")
+              if summary.best.result else None)
+        how = (f"stand-alone validation accuracy {sa:.4f} (estimate {summary.best.accuracy:.4f})"
+               if sa is not None else f"validation accuracy {summary.best.accuracy:.4f}")
+        print(f"best: trial {summary.best.number}, {how} -> {root / 'best.json'}")
     kept = sorted((root / "weights").glob("trial-*.pt")) if (root / "weights").is_dir() else []
     print(f"results: {root} (trials.db, config.yaml, best.json"
           f"{f', weights/ of {len(kept)} trials' if kept else ''})")
