@@ -495,6 +495,15 @@ def _probe_header(args, r) -> dict:
                        "label_smoothing": r.label_smoothing}, "runs": {}}
 
 
+def _probe_save(part: str, key: str, out: dict, args) -> None:
+    out["command"] = (f"python benchmarks/supernet.py {part} --steps {args.steps} "
+                      f"--batch {args.batch} --total {args.total}")
+    out["machine"] = _machine()
+    res = _load()
+    res[key] = out
+    _save(res, key)
+
+
 def sweep(args) -> None:
     """Where does shared training break? K fixed children cycled, K = 1 … uniform, and two
     restricted uniform spaces (:func:`_probe`)."""
@@ -512,12 +521,7 @@ def sweep(args) -> None:
             return a
         out["runs"][name] = run = _probe(space, data, paths, args, r)
         print(name, run["curve"][-1], run["pool_modules"], flush=True)
-    out["command"] = (f"python benchmarks/supernet.py sweep --steps {args.steps} "
-                      f"--batch {args.batch} --total {args.total}")
-    out["machine"] = _machine()
-    res = _load()
-    res["nasnet_sweep"] = out
-    _save(res, "nasnet_sweep")
+    _probe_save("sweep", "nasnet_sweep", out, args)
 
 
 #: the bisection: which kind of decision, varied alone around one fixed child (pools replaced
@@ -562,12 +566,7 @@ def bisect(args) -> None:
             return out
         out["runs"][name] = run = _probe(space, data, paths, args, r)
         print(name, run["curve"][-1], run["pool_modules"], flush=True)
-    out["command"] = (f"python benchmarks/supernet.py bisect --steps {args.steps} "
-                      f"--batch {args.batch} --total {args.total}")
-    out["machine"] = _machine()
-    res = _load()
-    res["nasnet_bisect"] = out
-    _save(res, "nasnet_bisect")
+    _probe_save("bisect", "nasnet_bisect", out, args)
 
 
 # ============================================================================ main

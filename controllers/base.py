@@ -115,17 +115,28 @@ class Controller(abc.ABC):
         self._feasible, self._tries = feasible, max(1, int(tries))
 
     def _propose_feasible(self) -> Assignment:
-        a = self.propose()
-        feasible = getattr(self, "_feasible", None)
-        if feasible is not None and self._tries > 1:
-            for _ in range(self._tries - 1):
-                if feasible(a):
-                    return a
-                self.withdraw(a)
-                a = self.propose()
-            if not feasible(a):
-                self._tries = 1          # nothing feasible found: stop redrawing
+        if getattr(self, "_feasible", None) is None or self._tries <= 1:
+            return self.propose()
+        a, ok = self._redraw(lambda: self.propose(), self.withdraw)
+        if not ok:
+            self._tries = 1              # nothing feasible found: stop redrawing
         return a
+
+    def _redraw(self, draw: Callable[[], Assignment],
+                withdraw: Callable[[Assignment], None] = lambda a: None
+                ) -> tuple[Assignment, bool]:
+        """``draw()`` redrawn up to the constraint's ``tries`` times until it is feasible
+        (``withdraw`` releases each rejected draw); the draw and whether it is feasible."""
+        feasible = getattr(self, "_feasible", None)
+        a = draw()
+        if feasible is None:
+            return a, True
+        for _ in range(self._tries - 1):
+            if feasible(a):
+                return a, True
+            withdraw(a)
+            a = draw()
+        return a, bool(feasible(a))
 
     def withdraw(self, assignment: Assignment) -> None:
         """A proposal taken back before it was asked (outside the constraint): release what
@@ -157,15 +168,7 @@ class Controller(abc.ABC):
         trains the paths the search may pick (SPOS samples under its FLOPs cap the same way).
         Returns the assignment and whether it is feasible (the last draw when none was)."""
         draw = draw or self.sample
-        feasible = getattr(self, "_feasible", None)
-        a = draw(rng)
-        if feasible is None:
-            return a, True
-        for _ in range(getattr(self, "_tries", 1) - 1):
-            if feasible(a):
-                return a, True
-            a = draw(rng)
-        return a, bool(feasible(a))
+        return self._redraw(lambda: draw(rng))
 
     def entropy(self) -> float | None:
         """The entropy of the controller's current distribution over assignments (nats), where

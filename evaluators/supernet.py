@@ -63,6 +63,7 @@ from nas.errors import NasError
 from nas.genome import Genome
 from nas.options import option
 from nas.result import Result
+from nas.store import write_atomic
 
 CHECKPOINT = "supernet.pt"
 FORMAT = "nas-supernet/1"
@@ -348,7 +349,7 @@ class SupernetEvaluator(Evaluator):
         return self.root / CHECKPOINT
 
     def _save(self, path: Path) -> None:
-        supernet_ddp.write_atomic(path, self.checkpoint_bytes())
+        write_atomic(path, self.checkpoint_bytes())
 
     def _load(self, path: Path) -> None:
         import torch

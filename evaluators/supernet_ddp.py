@@ -42,6 +42,7 @@ import os
 from pathlib import Path
 
 from nas.errors import NasError
+from nas.store import write_atomic
 
 #: quiet, quick Ray Train: no per-run structured logs or metrics, and a controller that polls
 #: its workers every 0.2 s instead of 2 s (a job's end is seen sooner)
@@ -255,16 +256,5 @@ def _train_loop(config: dict) -> None:
         ray.get(writer.digest.remote(ev.epoch, rank, ev.weights_digest()))
 
 
-def write_atomic(path: Path, blob: bytes) -> None:
-    """Write ``blob`` to ``path`` so that a reader sees the old or the new file, never half."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(blob)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-__all__ = ["train", "workers_of", "Ranks", "write_atomic"]
+__all__ = ["train", "workers_of", "Ranks"]
 

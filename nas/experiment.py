@@ -427,10 +427,11 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
                 reporter.stop()
         retrained = []
         k = config.retrain if config.retrain is not None else evaluator.default_retrain
-        best = store.best()
         if kind == "search" and loop.finished and k:
             retrained = retrain_top(store, config, k, data, reporter)
-            best = best_retrained(store, retrained) or best
+        best = store.best()
+        if retrained and best is not None:
+            store.write_best(best)       # the best stand-alone child (its retrained weights)
         failed = store.rows("status='failed' AND source='trained'", limit=1)
         return SearchSummary(store.root, store.counts(), store.leaderboard(config.top),
                              best, loop.finished, loop.exhausted, time.time() - t0,
@@ -438,8 +439,6 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
                              retrained)
     finally:
         store.close()
-
-
 
 
 def retrain_top(store: ExperimentStore, config: SearchConfig, k: int, data,
@@ -467,20 +466,6 @@ def retrain_top(store: ExperimentStore, config: SearchConfig, k: int, data,
                     "standalone_accuracy": acc,
                     "standalone_error": s.result.error if s is not None and s.result else None})
     return out
-
-
-def best_retrained(store: ExperimentStore, retrained: list[dict]):
-    """After ``--retrain K`` the search's best is the retrained child with the best stand-alone
-    accuracy (ties: the better estimate, as listed), not the best estimate: ``best.json`` is
-    rewritten to it (its metrics carry ``standalone_accuracy`` and ``standalone_trial``, so
-    ``nas export DIR`` ships the retrained weights). None when no retraining succeeded."""
-    ok = [r for r in retrained if r["standalone_accuracy"] is not None]
-    if not ok:
-        return None
-    top = max(ok, key=lambda r: r["standalone_accuracy"])
-    row = store.row(top["trial"])
-    store.write_best(row)
-    return row
 
 
 def best_at_scale(root: str | os.PathLike, options: Mapping[str, Any]) -> dict:

@@ -118,6 +118,20 @@ class TrialRow:
                 **({"settings": self.settings} if self.settings else {})}
 
 
+
+def write_atomic(path: str | os.PathLike, blob: bytes) -> Path:
+    """Write ``blob`` to ``path`` so that a reader (or a resume after kill -9) sees the old
+    file or the new one, never half of one: a synced temp file, then a rename."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(blob)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
 class ExperimentStore:
     """An experiment directory. ``create`` a new one or ``open`` an existing one."""
 
@@ -291,12 +305,7 @@ class ExperimentStore:
         trial's row is completed, then :meth:`prune_weights`."""
         p = self.weights_path(number)
         p.parent.mkdir(exist_ok=True)
-        tmp = p.with_suffix(".pt.tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
+        write_atomic(p, data)
         return p
 
     def prune_weights(self, keep: int) -> None:
@@ -368,7 +377,14 @@ class ExperimentStore:
                          order="accuracy DESC, params ASC, number ASC", limit=k)
 
     def best(self) -> TrialRow | None:
-        top = self.leaderboard(1)
+        """The best trial: the leaderboard's first — or, once the search's top K were retrained
+        stand-alone (``--retrain K``), the one with the best stand-alone accuracy (ties broken
+        as the leaderboard breaks them)."""
+        top = self.rows("source='trained' AND status='ok' AND "
+                        "json_extract(metrics, '$.standalone_accuracy') IS NOT NULL",
+                        order="json_extract(metrics, '$.standalone_accuracy') DESC, "
+                              "accuracy DESC, params ASC, number ASC", limit=1) \
+            or self.leaderboard(1)
         return top[0] if top else None
 
     def controller_state(self) -> dict | None:
