@@ -75,6 +75,8 @@ def test_malformed_genome_files_fail_with_one_line(tmp_path, fname):
     (("show", "resnet999"), "unknown net 'resnet999'"),
     (("show", "alexnet", "--input", "3by3"), "--input '3by3'"),
     (("show", "missing.json"), "no genome file 'missing.json'"),
+    (("export", "runs/no-such-search", "--format", "pt", "--out", "x.pt"),
+     "no experiment directory or genome file 'runs/no-such-search'"),
     (("show", "alexnet", "--input", "3x8x8"), "spatial size shrinks to zero"),
 ])
 def test_bad_arguments_fail_with_one_line(args, words):

@@ -30,6 +30,8 @@ def resolve(ref: str, input: tuple | None = None, classes: int | None = None):
         if not p.exists():
             raise NasError(f"no genome file {ref!r}")
         g = Genome.load(p)
+    elif "/" in ref or ref.startswith("."):      # a path, not a net name
+        raise NasError(f"no experiment directory or genome file {ref!r}")
     else:
         from search_spaces import get_net
         return get_net(ref, num_classes=classes, input=input), None
