@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from study_protocol import ENTRIES, Protocol, SpacePlan, run_study  # noqa: E402
+from study_protocol import ENTRIES, Protocol, SpacePlan, SupernetPlan, run_study  # noqa: E402
 
 #: The full study. A quarter of digits' 1 437 training images train (359), three quarters
 #: validate (1 078: a 1-image step is 0.09%); batch 32, 8 epochs per candidate (the same ~96
@@ -53,7 +53,9 @@ from study_protocol import ENTRIES, Protocol, SpacePlan, run_study  # noqa: E402
 #: spend most of a 24-trial budget on random initial networks).
 FULL = Protocol(
     spaces=(SpacePlan("blocks", 100),
-            SpacePlan("nasnet-cell", 24, capped=("optuna-tpe", "evolution"))),
+            SpacePlan("nasnet-cell", 24, capped=("optuna-tpe", "evolution"),
+                      supernet=SupernetPlan("evolution", trials=300, epochs=300,
+                                            options={"concat": "choice"}, cap_of="nasnet_a"))),
     controllers={**ENTRIES, "evolution": ("evolution", {"population": 10, "sample": 3})},
     seeds=(0, 1, 2), val_fraction=0.75, batch_size=32, epochs=8, retrain_epochs=16)
 
@@ -72,6 +74,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, help="where the table, plots and summary go")
     p.add_argument("--work", type=Path, help="where the experiment directories go")
     p.add_argument("--space", action="append", help="only this space (repeatable)")
+    p.add_argument("--only-supernet", action="store_true",
+                   help="run only the classic points and the weight-sharing search of the "
+                        "spaces that have one, and merge them into OUT/study.json")
     a = p.parse_args(argv)
     protocol = TINY if a.tiny else FULL
     if a.space:
@@ -84,10 +89,23 @@ def main(argv=None) -> int:
         print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
     from nas.errors import NasError
     try:
-        result = run_study(protocol, work, log)
+        previous = None
+        if a.only_supernet:
+            if not (out / "study.json").is_file():
+                raise NasError(f"--only-supernet merges into a finished study: no "
+                               f"{out / 'study.json'}")
+            previous = json.loads((out / "study.json").read_text())
+        result = run_study(protocol, work, log, only_supernet=a.only_supernet)
     except NasError as e:            # a user mistake (work directory, settings): one line
         print(f"study: error: {e}", file=sys.stderr)
         return 2
+    if previous is not None:
+        from study_protocol import merge_space
+        seconds = result["seconds"]
+        result = {**previous, "spaces": {
+            k: merge_space(v, result["spaces"][k]) if k in result["spaces"] else v
+            for k, v in previous["spaces"].items()}}
+        result["supernet_seconds"] = seconds
     result["tiny"] = a.tiny
     files = write_results(result, out)
     log(f"done in {result['seconds']:.0f} s; wrote " + ", ".join(str(f) for f in files))
@@ -331,9 +349,47 @@ def markdown(result: dict, out: Path) -> str:
 
 
 def _search_minutes(s: dict) -> float:
-    runs = [r for group in ("searches", "capped_searches") for v in s.get(group, {}).values()
+    runs = [r for group in ("searches", "capped_searches", "supernet_searches")
+            for v in s.get(group, {}).values()
             for r in v]
     return sum(r["wall_seconds"] for r in runs) / 60
+
+
+def supernet_markdown(s: dict) -> list[str]:
+    """The weight-sharing search under the cap, next to the stand-alone searches' wall times."""
+    sp = s["supernet_plan"]
+    walls = {k: r["wall_mean"] for group in ("controllers", "capped")
+             for k, r in s.get(group, {}).items()}
+    lines = ["", "### Weight-sharing search under the cap", "",
+             f"`nas search --space {s['space']} --evaluator supernet --evaluator-option "
+             f"mode={sp['mode']} --controller {sp['controller']} --trials {sp['trials']} "
+             f"--epochs {sp['epochs']} --retrain {sp['retrain']} --retrain-epochs "
+             f"{s.get('search_epochs', '')}` with space options {json.dumps(sp['options'])} "
+             f"and `max_flops` = {_h(sp['cap'])} ({sp['cap_of'] or 'the best classic'}'s FLOPs), "
+             f"on each seed's split: the "
+             f"supernet trained for {sp['epochs']} epochs, {sp['trials']} children scored with "
+             f"inherited weights, the top {sp['retrain']} by supernet accuracy retrained "
+             f"stand-alone at the search budget; the search's best is its best stand-alone "
+             f"child, retrained again with the longer budget and scored on the test split as "
+             f"every other network here.", "",
+             "| search | seed | children | best supernet acc % | retrained: supernet → "
+             "stand-alone val % | best stand-alone val % | wall s (search + retraining) |",
+             "|---|---|---|---|---|---|---|"]
+    for label, r in s["supernet"].items():
+        for i, run in enumerate(s["supernet_searches"][label]):
+            pairs = ", ".join(f"{_pct(a)} → {_pct(b)}" for a, b, _ in r["retrained"][i])
+            lines.append(f"| {label} | {run['seed']} | {r['children'][i]} | "
+                         f"{_pct(r['best_supernet_accuracy'][i])} | {pairs} | "
+                         f"{_pct(r['final_best'][i])} | {r['wall_seconds'][i]:.0f} |")
+        b = r["best"] or {}
+        val = _pct(r["final_best_mean"], r["final_best_std"])
+        test = _pct(b.get("test_mean"), b.get("test_std"))
+        others = ", ".join(f"{k} {v:.0f} s" for k, v in walls.items())
+        lines += ["", f"{label}: best stand-alone val {val}%; its best network {test}% test at "
+                  f"{_h(b.get('flops'))} FLOPs, {_h(b.get('params'))} params; wall "
+                  f"{r['wall_mean']:.0f} ± {r['wall_std']:.0f} s per search vs the "
+                  f"{s['trials']}-trial stand-alone searches' {others}."]
+    return lines
 
 
 def space_markdown(s: dict) -> list[str]:
@@ -370,6 +426,8 @@ def space_markdown(s: dict) -> list[str]:
                          f"{r['wall_mean']:.0f} ± {r['wall_std']:.0f} | "
                          f"{_pct(b.get('test_mean'), b.get('test_std'))} | "
                          f"{_h(b.get('flops'))} | {_h(b.get('params'))} |")
+    if s.get("supernet"):
+        lines += supernet_markdown(s)
     lines += ["", "### Classic points", "",
               "| classic (small variant) | fixed point of | original in the default space? | "
               "variant's changes | params | FLOPs | val % at search budget | test % retrained |",

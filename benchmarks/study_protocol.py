@@ -35,7 +35,9 @@ from nas.config import SearchConfig
 from nas.errors import NasError
 from nas.genome import Genome
 from nas.space import SearchSpace
-from nas.store import DB, ExperimentStore
+from pathlib import Path
+
+from nas.store import DB, RETRAIN, ExperimentStore
 
 
 # ============================================================================ classic points
@@ -91,6 +93,37 @@ class SpacePlan:
     trials: int
     options: dict = field(default_factory=dict)
     capped: tuple = ()
+    supernet: "SupernetPlan | None" = None
+
+
+@dataclass(frozen=True)
+class SupernetPlan:
+    """A weight-sharing search of a space under the cap (label ``supernet-<controller>``):
+    the supernet trained for ``epochs`` (uniform single-path or ENAS, ``mode``), ``trials``
+    children scored with inherited weights by the controller, the top ``retrain`` retrained
+    stand-alone at the study's search budget on the search's split; the search's best is its
+    best stand-alone child (what ``nas search --retrain K`` reports). ``options``: space
+    options on top of the plan's (``concat=choice``: NASNet-A in the space)."""
+
+    controller: str = "evolution"     # a label of Protocol.controllers
+    mode: str = "uniform"
+    trials: int = 300
+    epochs: int = 300
+    retrain: int = 5
+    options: dict = field(default_factory=dict)
+    evaluator_options: dict = field(default_factory=dict)
+    cap_of: str | None = None         # the classic point whose FLOPs cap it (None: the best's)
+
+    @property
+    def label(self) -> str:
+        return f"supernet-{self.controller}" + ("" if self.mode == "uniform" else f"-{self.mode}")
+
+    def overrides(self, protocol: "Protocol", plan: SpacePlan) -> dict:
+        """The search's config (flat names) on top of the protocol's."""
+        return {"options": {**plan.options, **self.options}, "evaluator": "supernet",
+                "evaluator_options": {"mode": self.mode, **self.evaluator_options},
+                "epochs": self.epochs, "trials": self.trials, "retrain": self.retrain,
+                "retrain_epochs": protocol.epochs, "executor": None}
 
 
 #: controller label -> (controller, options) searched in a study
@@ -156,31 +189,39 @@ def retrain_data(protocol: Protocol, seed: int):
 
 
 def run_one_search(protocol: Protocol, plan: SpacePlan, label: str, seed: int, root,
-                   before_run=_nothing, constraints: dict | None = None) -> None:
+                   before_run=_nothing, constraints: dict | None = None,
+                   overrides: dict | None = None) -> None:
     """One search (or the rest of it, if ``root`` holds an unfinished one) on Ray Tune, under
-    hard ``constraints`` if given; ``before_run()`` is called first if anything trains."""
+    hard ``constraints`` if given; ``overrides``: other settings (a supernet search's
+    evaluator, budget, retraining); ``before_run()`` is called first if anything trains."""
     from pathlib import Path
     from nas.experiment import run_search
     controller, options = protocol.controllers[label]
-    cfg = protocol.config(space=plan.space, options=dict(plan.options), controller=controller,
-                          controller_options=dict(options), trials=plan.trials, seed=seed,
-                          constraints=dict(constraints or {}), out=str(root))
+    cfg = protocol.config(**{"space": plan.space, "options": dict(plan.options),
+                             "controller": controller, "controller_options": dict(options),
+                             "trials": plan.trials, "seed": seed,
+                             "constraints": dict(constraints or {}), "out": str(root),
+                             **(overrides or {})})
     if not (Path(root) / DB).is_file():
         before_run()
         run_search(cfg)
         return
     store = ExperimentStore.open(root)
     stored, done = store.config(), store.counts()["trained"]
+    best = store.best()
     store.close()
     keys = ("space", "options", "controller", "controller_options", "seed", "dataset",
-            "val_fraction", "epochs", "batch_size", "lr", "constraints")
+            "val_fraction", "epochs", "batch_size", "lr", "constraints", "evaluator",
+            "evaluator_options", "retrain", "retrain_epochs")
     differ = [k for k in keys if _json(stored.get(k)) != _json(cfg.get(k))]
     if differ:
         raise NasError(f"{root} holds a search with other settings ({', '.join(differ)}); "
                        f"delete it, or give the controller another label")
-    if done < plan.trials:                  # interrupted, or a larger budget: continue it
+    unretrained = bool(cfg.retrain) and (best is None or
+                                         best.result.get("standalone_accuracy") is None)
+    if done < cfg.trials or unretrained:    # interrupted, or a larger budget: continue it
         before_run()
-        run_search(resume=root, overrides={"trials": plan.trials})
+        run_search(resume=root, overrides={"trials": cfg.trials})
 
 
 def _json(x):
@@ -202,12 +243,28 @@ def read_search(root) -> dict:
             best = max(best, r.accuracy or 0.0)
             curve.append(best)
         finished = [r.finished_at for r in every if r.finished_at]
+        retrain = Path(root) / RETRAIN
+        if (retrain / DB).is_file():          # a search's stand-alone retraining is part of it
+            sub = ExperimentStore.open(retrain)
+            try:
+                finished += [r.finished_at for r in sub.rows() if r.finished_at]
+            finally:
+                sub.close()
         wall = round(max(finished) - min(r.asked_at for r in every), 1) if finished else 0.0
-        return {"dir": str(root), "wall_seconds": wall,
-                "counts": store.counts(), "curve": curve,
-                "trials": [{"hash": r.hash, "accuracy": r.accuracy, "status": r.status,
-                            "flops": r.result.get("flops"), "params": r.result.get("params"),
-                            "genome": r.genome} for r in rows]}
+        out = {"dir": str(root), "wall_seconds": wall,
+               "counts": store.counts(), "curve": curve,
+               "trials": [{"hash": r.hash, "accuracy": r.accuracy, "status": r.status,
+                           "flops": r.result.get("flops"), "params": r.result.get("params"),
+                           "genome": r.genome} for r in rows]}
+        alone = [r for r in rows if r.result.get("standalone_accuracy") is not None]
+        if alone:      # --retrain K: the retrained children compete, by stand-alone accuracy
+            out["retrained"] = [{"hash": r.hash, "accuracy": r.result.get("standalone_accuracy"),
+                                 "supernet_accuracy": r.accuracy, "status": r.status,
+                                 "flops": r.result.get("flops"),
+                                 "params": r.result.get("params"), "genome": r.genome}
+                                for r in alone]
+            out["supernet_epochs"] = max((r.result.get("supernet_epochs") or 0) for r in rows)
+        return out
     finally:
         store.close()
 
@@ -255,7 +312,24 @@ def best_trial(trials: list, max_flops: float | None = None) -> dict | None:
 # ============================================================================ the study
 
 
-def run_study(protocol: Protocol, work, log=print) -> dict:
+def merge_space(old: dict, new: dict) -> dict:
+    """A finished study's space result ``old`` with the classic points and the weight-sharing
+    search of ``new`` (a :func:`run_space` with ``only_supernet``); the goals recomputed."""
+    out = dict(old)
+    labels = set(new.get("supernet_searches", {}))
+    for k in ("classics", "best_classic", "flops_cap", "supernet_plan", "supernet",
+              "supernet_searches", "search_epochs"):
+        if k in new:
+            out[k] = new[k]
+    out["points"] = {**old["points"], **{k: v for k, v in new["points"].items() if k in labels}}
+    mine = [x for x in new["retrained"] if any(r.split(" ")[0] in labels for r in x["roles"])]
+    out["retrained"] = [x for x in old["retrained"] if x["hash"] not in
+                        {m["hash"] for m in mine}] + mine
+    out["goals"] = goals(out)
+    return out
+
+
+def run_study(protocol: Protocol, work, log=print, only_supernet: bool = False) -> dict:
     """Run every part of the study (continuing what ``work`` already holds) and return its
     numbers as JSON-ready data. One Ray session serves every search and evaluation."""
     import json
@@ -277,7 +351,8 @@ def run_study(protocol: Protocol, work, log=print) -> dict:
             started.append(True)
     try:
         spaces = {p.space: run_space(protocol, p, work / (p.space + _digest(p.options)), log,
-                                     ray_up) for p in protocol.spaces}
+                                     ray_up, only_supernet) for p in protocol.spaces
+                  if p.supernet is not None or not only_supernet}
     finally:
         if started:
             import ray
@@ -296,7 +371,9 @@ def _digest(x) -> str:
 
 
 def run_space(protocol: Protocol, plan: SpacePlan, work, log=print,
-              before_run=_nothing) -> dict:
+              before_run=_nothing, only_supernet: bool = False) -> dict:
+    """One space's part of the study (``only_supernet``: the classic points and the
+    weight-sharing search only, to be merged into a finished study by :func:`merge_space`)."""
     import time
     from nas.experiment import evaluate_genomes
     from search_spaces import get_space
@@ -328,7 +405,8 @@ def run_space(protocol: Protocol, plan: SpacePlan, work, log=print,
     #    count against the budget)
     searches: dict[str, list] = {}
     capped: dict[str, list] = {}
-    runs = [(label, searches, None) for label in protocol.controllers] + \
+    runs = [] if only_supernet else \
+        [(label, searches, None) for label in protocol.controllers] + \
         [(label, capped, {"max_flops": cap}) for label in plan.capped]
     for label, into, constraints in runs:
         name = label + ("-capped" if constraints else "")
@@ -341,28 +419,57 @@ def run_space(protocol: Protocol, plan: SpacePlan, work, log=print,
             log(f"{plan.space}: {name} seed {s}: {len(r['curve'])} trials, best "
                 f"{r['curve'][-1] if r['curve'] else float('nan'):.4f} ({time.time() - t:.0f} s)")
 
+    # 2b. the weight-sharing search under the cap (its trials: the retrained children, by
+    #     their stand-alone validation accuracy at the search budget)
+    supernet: dict[str, list] = {}
+    sp = plan.supernet
+    sp_cap = cap
+    if sp is not None and sp.cap_of is not None:
+        if sp.cap_of not in distinct:
+            raise NasError(f"space {plan.space!r} has no classic point {sp.cap_of!r}")
+        sp_cap = _cost(distinct[sp.cap_of])[1]
+    for s in (seeds if sp is not None else ()):
+        t = time.time()
+        root = work / "search" / f"{sp.label}-s{s}"
+        run_one_search(protocol, plan, sp.controller, s, root, before_run,
+                       {"max_flops": sp_cap}, sp.overrides(protocol, plan))
+        r = read_search(root)
+        supernet.setdefault(sp.label, []).append({"seed": s, **r})
+        best = best_trial(r.get("retrained", []))
+        log(f"{plan.space}: {sp.label} seed {s}: {len(r['curve'])} children, best retrained "
+            f"{best['accuracy'] if best else float('nan'):.4f} ({time.time() - t:.0f} s)")
+
     # 3. choose by validation only what each controller found (its best; its best within the
     #    cap); retrain all of them and every classic point on the held-out test split
-    found = found_architectures({**searches, **capped}, cap)
+    found = found_architectures({**searches, **capped,
+                                 **{k: [{**r, "trials": r.get("retrained", [])} for r in v]
+                                    for k, v in supernet.items()}}, cap)
     jobs = {**{f"classic {n}": g for n, g in distinct.items()},
             **{k: Genome.from_dict(v["genome"]) for k, v in found.items()}}
     tested = retrain(protocol, jobs, work / "retrain", log, before_run)
     test = {n: tested[f"classic {n}"] for n in distinct}
 
     out = {"space": plan.space, "options": dict(plan.options), "trials": plan.trials,
+           "search_epochs": protocol.epochs,
            "decisions": len(space.decisions),
            "classics": [_classic_row(c, distinct, val, test) for c in classics],
            "searches": {k: [{kk: vv for kk, vv in r.items() if kk != "trials"} for r in v]
                         for k, v in searches.items()},
            "capped_searches": {k: [{kk: vv for kk, vv in r.items() if kk != "trials"}
                                    for r in v] for k, v in capped.items()},
-           "points": {k: [[t["flops"], t["accuracy"]] for r in v for t in r["trials"]
+           "supernet_searches": {k: [{kk: vv for kk, vv in r.items() if kk != "trials"}
+                                     for r in v] for k, v in supernet.items()},
+           "points": {k: [[t["flops"], t["accuracy"]] for r in v
+                          for t in r.get("retrained" if k in supernet else "trials", [])
                           if t["accuracy"] is not None]
-                      for k, v in {**searches, **capped}.items()},
+                      for k, v in {**searches, **capped, **supernet}.items()},
            "best_classic": best_classic, "flops_cap": cap,
            "retrained": [_found_row(k, v, tested[k]) for k, v in found.items()]}
     out["controllers"] = controller_rows(searches, out["retrained"])
     out["capped"] = controller_rows(capped, out["retrained"])
+    if supernet:
+        out["supernet_plan"] = {**dataclasses.asdict(sp), "cap": sp_cap}
+        out["supernet"] = supernet_rows(supernet, out["retrained"])
     out["goals"] = goals(out)
     out["seconds"] = round(time.time() - t0, 1)
     return out
@@ -483,6 +590,30 @@ def controller_rows(searches: dict, retrained: list) -> dict:
                       "wall_mean": mean_std([r["wall_seconds"] for r in runs])[0],
                       "wall_std": mean_std([r["wall_seconds"] for r in runs])[1],
                       "best": _brief(best), "best_capped": _brief(capped)}
+    return out
+
+
+def supernet_rows(searches: dict, retrained: list) -> dict:
+    """Per weight-sharing search: per seed the children scored, the best child's supernet
+    accuracy, the retrained children (supernet → stand-alone validation accuracy), the best
+    stand-alone one, the wall time (search + retraining); the test accuracy of its best."""
+    out = {}
+    for label, runs in searches.items():
+        finals = [max((t["accuracy"] for t in r.get("retrained", [])
+                       if t["accuracy"] is not None), default=None) for r in runs]
+        best = next((x for x in retrained if f"{label} best" in x["roles"]), None)
+        out[label] = {
+            "children": [len(r["curve"]) for r in runs],
+            "supernet_epochs": [r.get("supernet_epochs") for r in runs],
+            "best_supernet_accuracy": [r["curve"][-1] if r["curve"] else None for r in runs],
+            "retrained": [[[t["supernet_accuracy"], t["accuracy"], t["flops"]]
+                           for t in r.get("retrained", [])] for r in runs],
+            "final_best": finals, "final_best_mean": mean_std(finals)[0],
+            "final_best_std": mean_std(finals)[1],
+            "wall_seconds": [r["wall_seconds"] for r in runs],
+            "wall_mean": mean_std([r["wall_seconds"] for r in runs])[0],
+            "wall_std": mean_std([r["wall_seconds"] for r in runs])[1],
+            "best": _brief(best)}
     return out
 
 

@@ -53,6 +53,13 @@ class Evaluator(abc.ABC):
         with ``root``, ``controller`` and ``trials`` set (a supernet loads its checkpoint from
         the directory and samples its training paths from the controller). Default: nothing."""
 
+    def finish(self, store, data, *, device: str = "cpu") -> int:
+        """Called once on the driver when a search has all its trials, before its top K are
+        retrained: a cheap estimate may refine the scores of its finalists in ``store`` (a
+        supernet scoring each child on one validation batch re-scores the leaders on the
+        whole split). Returns how many rows it changed. Default: nothing."""
+        return 0
+
     def default_budget(self):
         """The budget to use when the config leaves it at its default (None: the config's).
         A table answers its full training, not the config's default 4 epochs."""

@@ -15,6 +15,14 @@ from evaluators.base import EXECUTORS, Evaluator, Executor
 from nas.loop import FINISHED
 
 
+def local_device(execution) -> str:
+    """The device an evaluation in this process runs on (``auto``: CUDA when there is one)."""
+    import torch
+    if execution.device != "auto":
+        return execution.device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 @EXECUTORS.register("local")
 class LocalExecutor(Executor):
     name = "local"
@@ -22,9 +30,7 @@ class LocalExecutor(Executor):
 
     def run(self, loop, evaluator: Evaluator, data, execution, root: Path,
             on_ready: Callable[[], None] = lambda: None) -> None:
-        import torch
-        device = execution.device if execution.device != "auto" else (
-            "cuda" if torch.cuda.is_available() else "cpu")
+        device = local_device(execution)
         threads = max(1, int(execution.cpus_per_trial))
         on_ready()
         try:

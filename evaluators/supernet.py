@@ -164,6 +164,42 @@ class SupernetEvaluator(Evaluator):
             metrics["policy_entropy"] = h
         return Result("ok", metrics)
 
+    def finish(self, store, data, *, device: str = "cpu") -> int:
+        """When children were scored on a validation batch (``enas``'s default): re-score the
+        finalists on the whole validation split — the leaderboard's top max(2K, 10), K the
+        retrained count, with every child tied with the last of them (a batch of 64 ties many
+        children at the top, and the leaderboard's tie-break, fewer parameters, would pick
+        the cheapest). The batch score stays in the row as ``batch_accuracy``."""
+        if self._val_images() == 0 or self.space is None:
+            return 0
+        import torch
+        dd = self._device_data(data, device)
+        if self._val_images() >= len(dd.eval_y):
+            return 0
+        config = store.config()
+        if self.epoch < (config.budget.epochs or 1):     # not trained here (no checkpoint)
+            return 0
+        m = max(2 * (config.retrain if config.retrain is not None else self.default_retrain),
+                10)
+        top = store.leaderboard(m)
+        if not top:
+            return 0
+        floor = top[-1].accuracy
+        rows = store.rows("source='trained' AND status='ok' AND accuracy >= ? AND "
+                          "json_extract(metrics, '$.batch_accuracy') IS NULL", (floor,),
+                          order="accuracy DESC, params ASC, number ASC")
+        with torch.no_grad():
+            for r in rows:
+                acc, loss = self._score(Genome.from_dict(r.genome), dd, config.seed, r.number,
+                                        config.recipe, whole=True)
+                store.rescore(r.number, acc, batch_accuracy=r.accuracy, loss=loss,
+                              scored_on="validation split")
+        return len(rows)
+
+    def _val_images(self) -> int:
+        k = self.options.val_images
+        return (64 if self.options.mode == "enas" else 0) if k == -1 else k
+
     def _device_data(self, data, device):
         if self._dd is None or self._data_id is not data:
             self._dd, self._data_id = data.to(device), data
@@ -299,7 +335,7 @@ class SupernetEvaluator(Evaluator):
         with torch.no_grad():
             return self._score(genome, dd, seed, number, recipe)
 
-    def _score(self, genome, dd, seed, number, recipe):
+    def _score(self, genome, dd, seed, number, recipe, whole: bool = False):
         import torch
         from evaluators.supernet_net import recalibrate
         net = self.net.child(genome)
@@ -311,9 +347,7 @@ class SupernetEvaluator(Evaluator):
             recalibrate(net, [dd.normalise(dd.train_x[idx[i:i + b]])
                               for i in range(0, len(idx), b)])
         net.eval()
-        k = self.options.val_images
-        if k == -1:
-            k = 64 if self.options.mode == "enas" else 0
+        k = 0 if whole else self._val_images()
         x, y = dd.eval_x, dd.eval_y
         if k and k < len(y):
             idx = torch.randperm(len(y), generator=rng)[:k]

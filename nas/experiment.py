@@ -427,6 +427,9 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
                 reporter.stop()
         retrained = []
         k = config.retrain if config.retrain is not None else evaluator.default_retrain
+        if kind == "search" and loop.finished:
+            from evaluators.executors import local_device
+            evaluator.finish(store, data, device=local_device(config.execution))
         if kind == "search" and loop.finished and k:
             retrained = retrain_top(store, config, k, data, reporter)
         best = store.best()

@@ -268,6 +268,16 @@ class ExperimentStore:
             self.conn.execute("UPDATE trials SET metrics=? WHERE number=?",
                               (_dumps(merged), number))
 
+    def rescore(self, number: int, accuracy: float, **metrics: Any) -> None:
+        """Replace a finished trial's accuracy by a better estimate (the leaderboard, best and
+        export follow it), merging ``metrics`` (e.g. the estimate it replaces)."""
+        row = self.row(number)
+        merged = {**(row.result.metrics if row.result else {}), **metrics,
+                  "accuracy": accuracy}
+        with self.conn:
+            self.conn.execute("UPDATE trials SET accuracy=?, metrics=? WHERE number=?",
+                              (accuracy, _dumps(merged), number))
+
     def set_error(self, number: int, error: str) -> None:
         with self.conn:
             self.conn.execute("UPDATE trials SET error=? WHERE number=?", (error, number))

@@ -159,6 +159,17 @@ def test_enas_trains_through_the_controller(tmp_path):
         store.close()
     epochs = [r.result.metrics["supernet_epochs"] for r in rows]
     assert epochs == sorted(epochs) and epochs[0] == 1 and epochs[-1] == 2
+    # the rewards were validation batches of 64; the finalists (here: all 8, fewer than 10)
+    # were re-scored on the whole validation split after the search, the batch score kept
+    from nas.experiment import load_data
+    n_val = len(load_data(cfg).eval_y)
+    assert n_val > 64
+    for r in rows:
+        m = r.result.metrics
+        assert m["scored_on"] == "validation split" and r.accuracy == m["accuracy"]
+        assert abs(m["batch_accuracy"] * 64 - round(m["batch_accuracy"] * 64)) < 1e-4
+        assert abs(r.accuracy * n_val - round(r.accuracy * n_val)) < 1e-4   # (float32 mean)
+    assert any(abs(r.accuracy - r.result.metrics["batch_accuracy"]) > 1e-9 for r in rows)
     ck = torch.load(summary.root / "supernet.pt", weights_only=True)
     assert ck["controller"]["name"] == "reinforce" and ck["controller"]["n_updates"] >= 1
     # nas report: the controller's learning curve (mean reward, policy entropy)
