@@ -54,7 +54,7 @@ from study_protocol import ENTRIES, Protocol, SpacePlan, SupernetPlan, run_study
 FULL = Protocol(
     spaces=(SpacePlan("blocks", 100),
             SpacePlan("nasnet-cell", 24, capped=("optuna-tpe", "evolution"),
-                      supernet=SupernetPlan("evolution", trials=300, epochs=300,
+                      supernet=SupernetPlan("evolution", trials=200, epochs=100,
                                             options={"concat": "choice"}, cap_of="nasnet_a"))),
     controllers={**ENTRIES, "evolution": ("evolution", {"population": 10, "sample": 3})},
     seeds=(0, 1, 2), val_fraction=0.75, batch_size=32, epochs=8, retrain_epochs=16)

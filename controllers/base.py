@@ -103,40 +103,84 @@ class Controller(abc.ABC):
         self.n_told += 1
         self.observe(a, result, finite(float(self.reward(result))))
 
-    def constrain(self, feasible: Callable[[Assignment], bool] | None,
-                  tries: int = 500) -> None:
-        """Propose only assignments for which ``feasible(a)`` holds (hard cost constraints):
-        each ask redraws the controller's own proposal — a new sample, another mutation,
-        another policy draw — up to ``tries`` times, so a search under a cap that admits a
-        small part of the space samples inside it instead of handing the loop proposals to
-        reject. Once ``tries`` redraws found nothing feasible, later asks are not redrawn (the
-        loop rejects them and stops when the space under the cap looks exhausted). (Not
-        state: the wiring sets it again on resume.) None: no constraint."""
-        self._feasible, self._tries = feasible, max(1, int(tries))
+    def constrain(self, excess: Callable[[Assignment], float] | None,
+                  tries: int = 500, draws: int = 32) -> None:
+        """Propose only assignments inside the hard cost constraints; ``excess(a)`` says how
+        far ``a`` is outside them (0: inside; :meth:`nas.constraints.Constraints.excess`).
+        Each ask redraws the controller's own proposal — a new sample, another mutation,
+        another policy draw — up to ``draws`` times; if none is inside (a cap that admits a
+        small part of the space: under 1 in 200 of nasnet-cell's networks with
+        ``concat=choice`` at NASNet-A's FLOPs), the draw nearest the constraint is *repaired*:
+        a random descent over single-decision changes, each kept when it lowers the excess,
+        up to ``tries`` cost checks (:meth:`_repair`). Once that finds nothing inside, later
+        asks are not redrawn (the loop rejects them and stops when the space under the cap
+        looks exhausted). (Not state: the wiring sets it again on resume.) None: no
+        constraint."""
+        self._excess, self._tries = excess, max(1, int(tries))
+        self._draws = max(1, int(draws))
 
     def _propose_feasible(self) -> Assignment:
-        if getattr(self, "_feasible", None) is None or self._tries <= 1:
+        if getattr(self, "_excess", None) is None or self._tries <= 1:
             return self.propose()
-        a, ok = self._redraw(lambda: self.propose(), self.withdraw)
+        a, ok = self._redraw(lambda: self.propose(), self.withdraw, adopt=self.adopt)
         if not ok:
             self._tries = 1              # nothing feasible found: stop redrawing
         return a
 
     def _redraw(self, draw: Callable[[], Assignment],
-                withdraw: Callable[[Assignment], None] = lambda a: None
+                withdraw: Callable[[Assignment], None] = lambda a: None,
+                adopt: Callable[[Assignment], Assignment] = lambda a: a
                 ) -> tuple[Assignment, bool]:
-        """``draw()`` redrawn up to the constraint's ``tries`` times until it is feasible
-        (``withdraw`` releases each rejected draw); the draw and whether it is feasible."""
-        feasible = getattr(self, "_feasible", None)
+        """``draw()`` redrawn up to ``draws`` times until it is inside the constraint
+        (``withdraw`` releases each rejected draw), else the nearest draw repaired and handed
+        to ``adopt`` (the controller takes it as its proposal); the assignment and whether it
+        is inside."""
+        excess = getattr(self, "_excess", None)
         a = draw()
-        if feasible is None:
+        if excess is None:
             return a, True
-        for _ in range(self._tries - 1):
-            if feasible(a):
+        best, e = a, excess(a)
+        for _ in range(self._draws - 1):
+            if e == 0:
                 return a, True
             withdraw(a)
             a = draw()
-        return a, bool(feasible(a))
+            ea = excess(a)
+            if ea < e:
+                best, e = a, ea
+        if excess(a) == 0:
+            return a, True
+        withdraw(a)
+        best, e = self._repair(best, e, excess)
+        return adopt(best), e == 0
+
+    def _repair(self, a: Assignment, e: float, excess: Callable[[Assignment], float]
+                ) -> tuple[Assignment, float]:
+        """A random descent from ``a`` into the constraint: a random decision set to a random
+        other choice, kept when it lowers the excess ``e``; at most ``tries`` cost checks.
+        Seeded by ``a`` (the same draw repairs the same way, on resume too)."""
+        import hashlib
+        rng = random.Random(hashlib.sha1(repr(sorted(a.items())).encode()).digest())
+        mutable = [d for d in self.space.decisions if len(d.choices) > 1]
+        for _ in range(self._tries if mutable else 0):
+            if e == 0:
+                break
+            d = mutable[rng.randrange(len(mutable))]
+            v = d.choices[rng.randrange(len(d.choices))]
+            if v == a[d.name]:
+                continue
+            b = {**a, d.name: v}
+            eb = excess(b)
+            if eb < e:
+                a, e = b, eb
+        return a, e
+
+    def adopt(self, assignment: Assignment) -> Assignment:
+        """Take ``assignment`` (a repaired proposal: not one :meth:`propose` made) as this
+        ask's proposal, after the proposals it replaces were withdrawn; returns it. Default:
+        nothing to record (controllers learn from what :meth:`observe` is told); Optuna
+        enqueues it as a study trial."""
+        return assignment
 
     def withdraw(self, assignment: Assignment) -> None:
         """A proposal taken back before it was asked (outside the constraint): release what
@@ -164,9 +208,9 @@ class Controller(abc.ABC):
                         draw: Callable[[random.Random], Assignment] | None = None
                         ) -> tuple[Assignment, bool]:
         """A draw (``draw(rng)``, default :meth:`sample`) inside the search's hard constraint
-        (:meth:`constrain`), redrawn up to its ``tries`` times: weight-sharing training then
-        trains the paths the search may pick (SPOS samples under its FLOPs cap the same way).
-        Returns the assignment and whether it is feasible (the last draw when none was)."""
+        (:meth:`constrain`: redrawn, else repaired): weight-sharing training then trains the
+        paths the search may pick (SPOS samples under its FLOPs cap the same way). Returns
+        the assignment and whether it is inside."""
         draw = draw or self.sample
         return self._redraw(lambda: draw(rng))
 

@@ -45,6 +45,14 @@ class Constraints:
         return None
 
 
+    def excess(self, cost: Mapping[str, float]) -> float:
+        """How far a candidate of this cost is outside the bounds: the sum of its relative
+        overshoots (``flops / max_flops - 1`` …); 0 inside. What repairing a proposal into
+        the constraint descends on."""
+        return sum(max(0.0, cost[name] / bound - 1.0) for name in COST_KEYS
+                   if (bound := getattr(self, f"max_{name}")) is not None)
+
+
 def cost_metrics(genome) -> dict:
     """The cost model's totals as result metrics: ``params``, ``flops``, ``memory_kb``."""
     from nas.cost import cost

@@ -237,8 +237,7 @@ def plan_search(config: SearchConfig, data) -> Plan:
         c = make_controller(config, space, root)
         if constraints:            # sample / mutate inside the caps, not reject blindly
             from nas.constraints import cost_metrics
-            c.constrain(lambda a: constraints.violated_by(
-                cost_metrics(fit(space.decode_cached(a)))) is None)
+            c.constrain(lambda a: constraints.excess(cost_metrics(fit(space.decode_cached(a)))))
         if fresh:
             warm_start(config, space, fit, c)
             if config.proxy_warmup:

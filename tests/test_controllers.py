@@ -301,3 +301,40 @@ def test_cli_lists_controllers_with_options(cli):
     assert {r["name"] for r in info["rewards"]} == {"accuracy", "mnas"}
     text = cli("controllers")
     assert text.returncode == 0 and "tanh_c" in text.stdout and "population" in text.stdout
+
+
+# ---------------------------------------------------------------------- caps
+@pytest.mark.parametrize("name", ["random", "evolution", "reinforce", "optuna"])
+def test_asks_are_repaired_into_a_cap_almost_no_draw_meets(name, tmp_path):
+    """nasnet-cell with concat=choice under NASNet-A's 1.33M FLOPs: none of 100 uniform draws
+    is inside (redrawing alone fails); every controller's asks and training-path draws are
+    repaired into the cap, and told results reach the controller (Optuna: the trial holding
+    the repaired parameters)."""
+    import random as _random
+    from nas.config import SearchConfig
+    from nas.constraints import cost_metrics
+    from nas.experiment import load_data, plan_search
+    from evaluators.train import fit_to_data
+    cap = 1_330_000
+    cfg = SearchConfig(space="nasnet-cell", options={"concat": "choice"}, controller=name,
+                       constraints={"max_flops": cap}, seed=1)
+    data = load_data(cfg)
+    plan = plan_search(cfg, data)
+
+    def flops(a):
+        return cost_metrics(fit_to_data(plan.space.decode(a), data))["flops"]
+    rng = _random.Random(0)
+    assert sum(flops(plan.space.sample(rng)) <= cap for _ in range(100)) == 0
+    ctl = plan.make_controller(tmp_path, True)
+    asked = [ctl.ask() for _ in range(4)]
+    assert all(flops(a) <= cap for a in asked)
+    for i, a in enumerate(asked):
+        ctl.tell(a, Result("ok", {"accuracy": 0.5 + i / 10}))
+    assert ctl.n_told == 4 and not ctl.pending
+    if name == "optuna":
+        done = [t for t in ctl.study.trials if t.state.name == "COMPLETE"]
+        assert sorted(t.value for t in done) == [0.5, 0.6, 0.7, 0.8]
+        assert {json.dumps(ctl._assignment(t.params), sort_keys=True) for t in done} == \
+            {json.dumps(a, sort_keys=True) for a in asked}
+    a, inside = ctl.sample_feasible(_random.Random(3))
+    assert inside and flops(a) <= cap
