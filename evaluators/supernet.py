@@ -177,8 +177,8 @@ class SupernetEvaluator(Evaluator):
         if self._val_images() >= len(dd.eval_y):
             return 0
         config = store.config()
-        if self.epoch < (config.budget.epochs or 1):     # not trained here (no checkpoint)
-            return 0
+        if self.epoch < (config.budget.epochs or 1) or store.meta("finalists_rescored"):
+            return 0          # not trained here (no checkpoint), or done before a resume
         m = max(2 * (config.retrain if config.retrain is not None else self.default_retrain),
                 10)
         top = store.leaderboard(m)
@@ -194,6 +194,7 @@ class SupernetEvaluator(Evaluator):
                                         config.recipe, whole=True)
                 store.rescore(r.number, acc, batch_accuracy=r.accuracy, loss=loss,
                               scored_on="validation split")
+        store.set_meta(finalists_rescored=len(rows))
         return len(rows)
 
     def _val_images(self) -> int:

@@ -383,7 +383,8 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
                                             execution=config.execution))
         config = config.replace(trials=plan.trials)
         budget = evaluator.default_budget()
-        if store is None and budget is not None and config.budget == Budget():
+        given = any(k in overrides for k in ("epochs", "steps", "seconds"))   # flags typed
+        if store is None and budget is not None and config.budget == Budget() and not given:
             config = config.replace(budget=budget)
         if store is None:
             root = Path(config.out) if config.out else default_out(config, kind)

@@ -287,3 +287,13 @@ def test_export_the_found_cells_at_mobile_scale(capsys, tmp_path):
     assert g.input == (3, 224, 224) and g.num_classes == 1000
     c = cost_metrics(g)
     assert f"{c['params'] / 1e6:.2f}M params" in text.split(";")[0]
+
+
+def test_epochs_typed_equal_to_the_default_are_kept(tmp_path):
+    """``--epochs 4`` (the config's default value, typed) trains the supernet 4 epochs, not
+    the evaluator's own default budget of 30."""
+    out = tmp_path / "e4"
+    p = run_cli(*TINY, "--controller", "random", "--trials", "1", "--epochs", "4",
+                "--retrain", "0", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    assert torch.load(out / "supernet.pt", weights_only=True)["epoch"] == 4
