@@ -74,9 +74,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, help="where the table, plots and summary go")
     p.add_argument("--work", type=Path, help="where the experiment directories go")
     p.add_argument("--space", action="append", help="only this space (repeatable)")
-    p.add_argument("--only-supernet", action="store_true",
-                   help="run only the classic points and the weight-sharing search of the "
-                        "spaces that have one, and merge them into OUT/study.json")
+    p.add_argument("--only", metavar="PARTS",
+                   help="run only the classic points and these parts (comma-separated: capped, "
+                        "supernet: the FLOPs-capped and the weight-sharing searches) and merge "
+                        "them into OUT/study.json, a finished study")
     a = p.parse_args(argv)
     protocol = TINY if a.tiny else FULL
     if a.space:
@@ -89,13 +90,16 @@ def main(argv=None) -> int:
         print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
     from nas.errors import NasError
     try:
-        previous = None
-        if a.only_supernet:
+        previous, only = None, None
+        if a.only:
+            from study_protocol import PARTS
+            only = frozenset(x.strip() for x in a.only.split(",") if x.strip())
+            if not only or not only <= set(PARTS):
+                raise NasError(f"--only: expected some of {', '.join(PARTS)}, got {a.only!r}")
             if not (out / "study.json").is_file():
-                raise NasError(f"--only-supernet merges into a finished study: no "
-                               f"{out / 'study.json'}")
+                raise NasError(f"--only merges into a finished study: no {out / 'study.json'}")
             previous = json.loads((out / "study.json").read_text())
-        result = run_study(protocol, work, log, only_supernet=a.only_supernet)
+        result = run_study(protocol, work, log, only=only)
     except NasError as e:            # a user mistake (work directory, settings): one line
         print(f"study: error: {e}", file=sys.stderr)
         return 2
@@ -105,7 +109,7 @@ def main(argv=None) -> int:
         result = {**previous, "spaces": {
             k: merge_space(v, result["spaces"][k]) if k in result["spaces"] else v
             for k, v in previous["spaces"].items()}}
-        result["supernet_seconds"] = seconds
+        result.setdefault("parts_seconds", {})[",".join(sorted(only))] = seconds
     result["tiny"] = a.tiny
     files = write_results(result, out)
     log(f"done in {result['seconds']:.0f} s; wrote " + ", ".join(str(f) for f in files))

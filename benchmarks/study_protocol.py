@@ -312,24 +312,41 @@ def best_trial(trials: list, max_flops: float | None = None) -> dict | None:
 # ============================================================================ the study
 
 
+#: the parts of a space's study :func:`run_space` can run alone (``only``), then merged into a
+#: finished study by :func:`merge_space`
+PARTS = ("capped", "supernet")
+
+
 def merge_space(old: dict, new: dict) -> dict:
-    """A finished study's space result ``old`` with the classic points and the weight-sharing
-    search of ``new`` (a :func:`run_space` with ``only_supernet``); the goals recomputed."""
+    """A finished study's space result ``old`` with the classic points and the parts of
+    ``new`` (a :func:`run_space` with ``only``: its capped and/or weight-sharing searches
+    replace the old ones of the same labels); the goals recomputed."""
     out = dict(old)
-    labels = set(new.get("supernet_searches", {}))
+    labels = set(new.get("supernet_searches", {})) | set(new.get("capped_searches", {}))
     for k in ("classics", "best_classic", "flops_cap", "supernet_plan", "supernet",
               "supernet_searches", "search_epochs"):
         if k in new:
             out[k] = new[k]
+    for k in ("capped_searches", "capped"):
+        out[k] = {**old.get(k, {}), **new.get(k, {})}
     out["points"] = {**old["points"], **{k: v for k, v in new["points"].items() if k in labels}}
-    mine = [x for x in new["retrained"] if any(r.split(" ")[0] in labels for r in x["roles"])]
-    out["retrained"] = [x for x in old["retrained"] if x["hash"] not in
-                        {m["hash"] for m in mine}] + mine
+    def replaced(role: str) -> bool:
+        return role.split(" ")[0] in labels
+    mine = {x["hash"]: x for x in new["retrained"] if any(map(replaced, x["roles"]))}
+    rows = []
+    for x in old["retrained"]:         # the old rows, the roles of replaced searches renewed
+        roles = [r for r in x["roles"] if not replaced(r)]
+        if x["hash"] in mine:
+            m = mine.pop(x["hash"])
+            rows.append({**m, "roles": roles + [r for r in m["roles"] if replaced(r)]})
+        elif roles:
+            rows.append({**x, "roles": roles})
+    out["retrained"] = rows + list(mine.values())
     out["goals"] = goals(out)
     return out
 
 
-def run_study(protocol: Protocol, work, log=print, only_supernet: bool = False) -> dict:
+def run_study(protocol: Protocol, work, log=print, only: frozenset | None = None) -> dict:
     """Run every part of the study (continuing what ``work`` already holds) and return its
     numbers as JSON-ready data. One Ray session serves every search and evaluation."""
     import json
@@ -351,8 +368,7 @@ def run_study(protocol: Protocol, work, log=print, only_supernet: bool = False) 
             started.append(True)
     try:
         spaces = {p.space: run_space(protocol, p, work / (p.space + _digest(p.options)), log,
-                                     ray_up, only_supernet) for p in protocol.spaces
-                  if p.supernet is not None or not only_supernet}
+                                     ray_up, only) for p in protocol.spaces}
     finally:
         if started:
             import ray
@@ -371,9 +387,9 @@ def _digest(x) -> str:
 
 
 def run_space(protocol: Protocol, plan: SpacePlan, work, log=print,
-              before_run=_nothing, only_supernet: bool = False) -> dict:
-    """One space's part of the study (``only_supernet``: the classic points and the
-    weight-sharing search only, to be merged into a finished study by :func:`merge_space`)."""
+              before_run=_nothing, only: frozenset | None = None) -> dict:
+    """One space's part of the study (``only``: the classic points and these of
+    :data:`PARTS`, to be merged into a finished study by :func:`merge_space`)."""
     import time
     from nas.experiment import evaluate_genomes
     from search_spaces import get_space
@@ -405,9 +421,9 @@ def run_space(protocol: Protocol, plan: SpacePlan, work, log=print,
     #    count against the budget)
     searches: dict[str, list] = {}
     capped: dict[str, list] = {}
-    runs = [] if only_supernet else \
-        [(label, searches, None) for label in protocol.controllers] + \
-        [(label, capped, {"max_flops": cap}) for label in plan.capped]
+    runs = ([] if only else [(label, searches, None) for label in protocol.controllers]) + \
+        ([(label, capped, {"max_flops": cap}) for label in plan.capped]
+         if not only or "capped" in only else [])
     for label, into, constraints in runs:
         name = label + ("-capped" if constraints else "")
         for s in seeds:
@@ -428,7 +444,7 @@ def run_space(protocol: Protocol, plan: SpacePlan, work, log=print,
         if sp.cap_of not in distinct:
             raise NasError(f"space {plan.space!r} has no classic point {sp.cap_of!r}")
         sp_cap = _cost(distinct[sp.cap_of])[1]
-    for s in (seeds if sp is not None else ()):
+    for s in (seeds if sp is not None and (not only or "supernet" in only) else ()):
         t = time.time()
         root = work / "search" / f"{sp.label}-s{s}"
         run_one_search(protocol, plan, sp.controller, s, root, before_run,

@@ -30,7 +30,9 @@ weights (BN statistics recomputed on a few training batches first, by default). 
   (:meth:`controllers.base.Controller.sample`: its current policy), and shared-weight epochs
   alternate with controller steps: before trial n, ``ceil(n · epochs / trials)`` epochs are
   trained (the last epoch before the last trial); a child's reward is its accuracy on one
-  validation batch of 64.
+  validation batch of 64. When the search ends, its finalists are re-scored on the whole
+  validation split (:meth:`SupernetEvaluator.finish`), so that the many children a batch of
+  64 ties at the top are told apart by more than the tie-break (fewer parameters).
 
 **Data-parallel** (``--workers N``, N > 1, or a Ray cluster with ``--address``): the epochs
 due run as one Ray Train job of N workers (:mod:`evaluators.supernet_ddp`): every worker

@@ -130,10 +130,10 @@ def test_a_work_directory_is_continued_only_under_the_same_settings(tmp_path):
         run_one_search(protocol, plan, "evolution", 0, root)
 
 
-def _study(tmp_path):
+def _study(tmp_path, *extra):
     out = tmp_path / "out"
     p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "study.py"), "--tiny",
-                        "--work", str(tmp_path / "work"), "--out", str(out)],
+                        "--work", str(tmp_path / "work"), "--out", str(out), *extra],
                        capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     return p, json.loads((out / "study.json").read_text())
@@ -205,6 +205,16 @@ def test_tiny_study_end_to_end(tmp_path):
     _, again = _study(tmp_path)
     assert sorted(str(d.relative_to(tmp_path)) for d in tmp_path.rglob("trials.db")) == dbs
     assert _without_times(again) == _without_times(res)
+    # --only capped: the classic points and the capped searches run again (here: continued,
+    # nothing to train) and merged into the finished study: the same numbers
+    _, merged = _study(tmp_path, "--only", "capped")
+    assert set(merged["parts_seconds"]) == {"capped"}
+    assert _without_times(merged["spaces"]) == _without_times(res["spaces"])
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "study.py"), "--tiny",
+                          "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out"),
+                          "--only", "bogus"], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
+    assert "--only: expected some of capped, supernet" in bad.stderr
 
 
 def test_a_work_directory_of_another_protocol_is_one_error_line(tmp_path):
