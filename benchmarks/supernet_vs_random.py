@@ -79,6 +79,9 @@ PARAM_FREE = ("none", "skip_connect", "avg_pool_3x3")
 ARMS = {   # name -> (mode, controller, evaluator options besides mode)
     "uniform": ("uniform", "evolution", {}),
     "enas": ("enas", "reinforce", {}),
+    # the same shipped settings, measured after the search's finalists are re-scored on the
+    # whole validation split (SupernetEvaluator.finish); the "enas" rows are from before
+    "enas-rescored": ("enas", "reinforce", {}),
     # ablations for the collapse check: the classic setting (affine BN, no recalibration)
     "uniform-classic": ("uniform", "evolution", {"affine": True, "recalibrate": 0}),
     "enas-classic": ("enas", "reinforce", {"affine": True, "recalibrate": 0}),
@@ -546,7 +549,7 @@ def plot(res: dict) -> None:
             " runs, ± sd of one run)")
     ax.fill_between(x, np.maximum(m - sd, 0), m + sd, color="k", alpha=0.1)
     marks = {"uniform": ("C0", "o"), "enas": ("C3", "s"), "uniform-classic": ("C2", "^"),
-             "enas-classic": ("C1", "v")}
+             "enas-classic": ("C1", "v"), "enas-rescored": ("C5", "P")}
     for arm, seeds in res.get("arms", {}).items():
         col, mk = marks.get(arm.split("/")[0], ("C4", "D"))
         if arm.split("/")[1] != "e100":

@@ -168,10 +168,11 @@ class SupernetEvaluator(Evaluator):
 
     def finish(self, store, data, *, device: str = "cpu") -> int:
         """When children were scored on a validation batch (``enas``'s default): re-score the
-        finalists on the whole validation split — the leaderboard's top max(2K, 10), K the
-        retrained count, with every child tied with the last of them (a batch of 64 ties many
-        children at the top, and the leaderboard's tie-break, fewer parameters, would pick
-        the cheapest). The batch score stays in the row as ``batch_accuracy``."""
+        finalists on the whole validation split until the leaderboard's top max(2K, 10), K the
+        retrained count, and every child tied with the last of them hold whole-split scores (a
+        batch of 64 ties many children at the top, and the leaderboard's tie-break, fewer
+        parameters, would pick the cheapest). The batch score stays in the row as
+        ``batch_accuracy``."""
         if self._val_images() == 0 or self.space is None:
             return 0
         import torch
@@ -183,21 +184,26 @@ class SupernetEvaluator(Evaluator):
             return 0          # not trained here (no checkpoint), or done before a resume
         m = max(2 * (config.retrain if config.retrain is not None else self.default_retrain),
                 10)
-        top = store.leaderboard(m)
-        if not top:
-            return 0
-        floor = top[-1].accuracy
-        rows = store.rows("source='trained' AND status='ok' AND accuracy >= ? AND "
-                          "json_extract(metrics, '$.batch_accuracy') IS NULL", (floor,),
-                          order="accuracy DESC, params ASC, number ASC")
-        with torch.no_grad():
-            for r in rows:
-                acc, loss = self._score(Genome.from_dict(r.genome), dd, config.seed, r.number,
-                                        config.recipe, whole=True)
-                store.rescore(r.number, acc, batch_accuracy=r.accuracy, loss=loss,
-                              scored_on="validation split")
-        store.set_meta(finalists_rescored=len(rows))
-        return len(rows)
+        done = 0
+        while True:       # until the top m (and the children tied with the m-th) are all
+            top = store.leaderboard(m)      # scored on the whole split: a re-scored child
+            if not top:                     # may fall below children still holding a batch
+                break                       # score, which are then re-scored in turn
+            rows = store.rows("source='trained' AND status='ok' AND accuracy >= ? AND "
+                              "json_extract(metrics, '$.batch_accuracy') IS NULL",
+                              (top[-1].accuracy,),
+                              order="accuracy DESC, params ASC, number ASC")
+            if not rows:
+                break
+            with torch.no_grad():
+                for r in rows:
+                    acc, loss = self._score(Genome.from_dict(r.genome), dd, config.seed,
+                                            r.number, config.recipe, whole=True)
+                    store.rescore(r.number, acc, batch_accuracy=r.accuracy, loss=loss,
+                                  scored_on="validation split")
+            done += len(rows)
+        store.set_meta(finalists_rescored=done)
+        return done
 
     def _val_images(self) -> int:
         k = self.options.val_images

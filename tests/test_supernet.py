@@ -297,3 +297,24 @@ def test_epochs_typed_equal_to_the_default_are_kept(tmp_path):
                 "--retrain", "0", "--out", str(out))
     assert p.returncode == 0, p.stderr
     assert torch.load(out / "supernet.pt", weights_only=True)["epoch"] == 4
+
+
+def test_enas_finalists_are_rescored_until_the_top_holds_whole_split_scores(tmp_path):
+    """30 children rewarded on batches of 64: after the search the leaderboard's top 10 are
+    all scored on the whole validation split, and every child still holding a batch score
+    ranks below them (no mixed scales at the top)."""
+    from nas.experiment import run_search
+    cfg = SearchConfig(space="exhaustive", controller="reinforce", evaluator="supernet",
+                       evaluator_options={"mode": "enas"}, trials=30, retrain=0,
+                       out=str(tmp_path / "enas")).replace(epochs=2)
+    summary = run_search(cfg)
+    store = ExperimentStore.open(summary.root)
+    try:
+        top = store.leaderboard(10)
+        rest = [r for r in store.rows("source='trained' AND status='ok'")
+                if "batch_accuracy" not in r.result.metrics]
+        assert store.meta("finalists_rescored") >= 10
+    finally:
+        store.close()
+    assert all(r.result.metrics["scored_on"] == "validation split" for r in top)
+    assert rest and all(r.accuracy <= top[-1].accuracy for r in rest)
