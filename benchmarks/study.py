@@ -103,16 +103,19 @@ def main(argv=None) -> int:
     except NasError as e:            # a user mistake (work directory, settings): one line
         print(f"study: error: {e}", file=sys.stderr)
         return 2
+    seconds = result["seconds"]
     if previous is not None:
         from study_protocol import merge_space
-        seconds = result["seconds"]
         result = {**previous, "spaces": {
             k: merge_space(v, result["spaces"][k]) if k in result["spaces"] else v
             for k, v in previous["spaces"].items()}}
-        result.setdefault("parts_seconds", {})[",".join(sorted(only))] = seconds
+        parts = result.setdefault("parts_seconds", {})   # the longest run of each (a
+        key = ",".join(sorted(only))                        # continued one may train nothing)
+        parts[key] = max(parts.get(key, 0), seconds)
     result["tiny"] = a.tiny
     files = write_results(result, out)
-    log(f"done in {result['seconds']:.0f} s; wrote " + ", ".join(str(f) for f in files))
+    took = seconds if previous is not None else result["seconds"]
+    log(f"done in {took:.0f} s; wrote " + ", ".join(str(f) for f in files))
     for s in result["spaces"].values():
         print(verdict_lines(s))
     return 0
@@ -159,6 +162,8 @@ COLORS = {"random": "tab:gray", "reinforce": "tab:red", "optuna-tpe": "tab:blue"
 
 
 def _color(label: str):
+    if label.startswith("supernet"):
+        return "tab:purple"
     return COLORS.get(label.removesuffix("-capped"))
 
 
@@ -347,6 +352,13 @@ def markdown(result: dict, out: Path) -> str:
              "count against the budget); their networks compete for goal 1, not for goal 2.",
              "- Seeds are fixed; with 2 parallel trials the order results arrive in depends on "
              "timing, so a re-run can differ slightly in which networks a controller asks.", ""]
+    if result.get("parts_seconds"):
+        lines[-1:-1] = [
+            "- Parts re-run later (`--only`) and merged into this study, each with the classic "
+            "points evaluated and retrained again (their numbers above are from the last of "
+            "these runs; the searches not re-run were compared with the first run's): "
+            + ", ".join(f"{k} ({v / 60:.0f} min)" for k, v in result["parts_seconds"].items())
+            + "."]
     for name, s in result["spaces"].items():
         lines += space_markdown(s)
     return "\n".join(lines) + "\n"

@@ -323,8 +323,10 @@ def merge_space(old: dict, new: dict) -> dict:
     replace the old ones of the same labels); the goals recomputed."""
     out = dict(old)
     labels = set(new.get("supernet_searches", {})) | set(new.get("capped_searches", {}))
-    for k in ("classics", "best_classic", "flops_cap", "supernet_plan", "supernet",
-              "supernet_searches", "search_epochs"):
+    keys = ["classics", "best_classic", "flops_cap", "search_epochs"]
+    if new.get("supernet_searches"):             # the weight-sharing part was run
+        keys += ["supernet_plan", "supernet", "supernet_searches"]
+    for k in keys:
         if k in new:
             out[k] = new[k]
     for k in ("capped_searches", "capped"):
