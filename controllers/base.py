@@ -112,29 +112,31 @@ class Controller(abc.ABC):
         small part of the space: under 1 in 200 of nasnet-cell's networks with
         ``concat=choice`` at NASNet-A's FLOPs), the draw nearest the constraint is *repaired*:
         a random descent over single-decision changes, each kept when it lowers the excess,
-        up to ``tries`` cost checks (:meth:`_repair`). Once that finds nothing inside, later
-        asks are not redrawn (the loop rejects them and stops when the space under the cap
-        looks exhausted). (Not state: the wiring sets it again on resume.) None: no
-        constraint."""
+        up to ``tries`` cost checks (:meth:`_repair`), preferring a network not seen yet.
+        After 3 asks in a row that this did not bring inside, later asks are not redrawn (the
+        loop rejects them and stops when the space under the cap looks exhausted). (Not
+        state: the wiring sets it again on resume.) None: no constraint."""
         self._excess, self._tries = excess, max(1, int(tries))
         self._draws = max(1, int(draws))
+        self._failed = 0
 
     def _propose_feasible(self) -> Assignment:
-        if getattr(self, "_excess", None) is None or self._tries <= 1:
+        if getattr(self, "_excess", None) is None or self._failed >= 3:
             return self.propose()
-        a, ok = self._redraw(lambda: self.propose(), self.withdraw, adopt=self.adopt)
-        if not ok:
-            self._tries = 1              # nothing feasible found: stop redrawing
+        a, ok = self._redraw(lambda: self.propose(), self.withdraw, adopt=self.adopt,
+                             new=self.is_new)
+        self._failed = 0 if ok else self._failed + 1    # 3 in a row: stop redrawing
         return a
 
     def _redraw(self, draw: Callable[[], Assignment],
                 withdraw: Callable[[Assignment], None] = lambda a: None,
-                adopt: Callable[[Assignment], Assignment] = lambda a: a
+                adopt: Callable[[Assignment], Assignment] = lambda a: a,
+                new: Callable[[Assignment], bool] | None = None
                 ) -> tuple[Assignment, bool]:
         """``draw()`` redrawn up to ``draws`` times until it is inside the constraint
-        (``withdraw`` releases each rejected draw), else the nearest draw repaired and handed
-        to ``adopt`` (the controller takes it as its proposal); the assignment and whether it
-        is inside."""
+        (``withdraw`` releases each rejected draw), else the nearest draw repaired (towards a
+        network ``new`` accepts, when given) and handed to ``adopt`` (the controller takes
+        it as its proposal); the assignment and whether it is inside."""
         excess = getattr(self, "_excess", None)
         a = draw()
         if excess is None:
@@ -151,19 +153,22 @@ class Controller(abc.ABC):
         if excess(a) == 0:
             return a, True
         withdraw(a)
-        best, e = self._repair(best, e, excess)
+        best, e = self._repair(best, e, excess, new)
         return adopt(best), e == 0
 
-    def _repair(self, a: Assignment, e: float, excess: Callable[[Assignment], float]
-                ) -> tuple[Assignment, float]:
+    def _repair(self, a: Assignment, e: float, excess: Callable[[Assignment], float],
+                new: Callable[[Assignment], bool] | None = None) -> tuple[Assignment, float]:
         """A random descent from ``a`` into the constraint: a random decision set to a random
-        other choice, kept when it lowers the excess ``e``; at most ``tries`` cost checks.
-        Seeded by ``a`` (the same draw repairs the same way, on resume too)."""
+        other choice, kept when it lowers the excess ``e`` — or, once inside, when it stays
+        inside and ``new`` accepts it while the current one is not new (an ask should not
+        repeat a network already asked); at most ``tries`` cost checks. Seeded by ``a`` (the
+        same draw repairs the same way, on resume too)."""
         import hashlib
         rng = random.Random(hashlib.sha1(repr(sorted(a.items())).encode()).digest())
         mutable = [d for d in self.space.decisions if len(d.choices) > 1]
+        fresh = new is None or new(a)
         for _ in range(self._tries if mutable else 0):
-            if e == 0:
+            if e == 0 and fresh:
                 break
             d = mutable[rng.randrange(len(mutable))]
             v = d.choices[rng.randrange(len(d.choices))]
@@ -171,15 +176,18 @@ class Controller(abc.ABC):
                 continue
             b = {**a, d.name: v}
             eb = excess(b)
-            if eb < e:
+            if eb < e or (eb == 0 == e and new(b)):
                 a, e = b, eb
+                fresh = e > 0 or new is None or new(a)
         return a, e
 
     def adopt(self, assignment: Assignment) -> Assignment:
         """Take ``assignment`` (a repaired proposal: not one :meth:`propose` made) as this
         ask's proposal, after the proposals it replaces were withdrawn; returns it. Default:
-        nothing to record (controllers learn from what :meth:`observe` is told); Optuna
-        enqueues it as a study trial."""
+        mark its network seen (as :meth:`propose` marks its own). Controllers learn from what
+        :meth:`observe` is told (Optuna records a told assignment it did not ask as a
+        finished trial)."""
+        self.mark_seen(assignment)
         return assignment
 
     def withdraw(self, assignment: Assignment) -> None:

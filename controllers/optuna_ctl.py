@@ -129,18 +129,6 @@ class OptunaController(Controller):
                 del self.trials[assignment_key(assignment)]
             self.study.tell(number, None, state=TrialState.FAIL)
 
-    def adopt(self, assignment) -> Assignment:
-        """A repaired proposal becomes a study trial of its own (enqueued, then asked), so
-        its result is told to the trial that holds its parameters."""
-        import optuna
-        self.study.enqueue_trial(self._params(assignment))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            trial = self.study.ask(fixed_distributions=self.distributions)
-        a = self._assignment(trial.params)
-        self.trials.setdefault(assignment_key(a), []).append(trial.number)
-        return a
-
     def observe(self, assignment, result, reward) -> None:
         import optuna
         from optuna.trial import TrialState

@@ -180,8 +180,8 @@ class SupernetEvaluator(Evaluator):
         if self._val_images() >= len(dd.eval_y):
             return 0
         config = store.config()
-        if self.epoch < (config.budget.epochs or 1) or store.meta("finalists_rescored"):
-            return 0          # not trained here (no checkpoint), or done before a resume
+        if self.epoch < (config.budget.epochs or 1):     # not trained here (no checkpoint)
+            return 0          # (rows re-scored before are skipped: safe to run again)
         m = max(2 * (config.retrain if config.retrain is not None else self.default_retrain),
                 10)
         done = 0
@@ -202,7 +202,6 @@ class SupernetEvaluator(Evaluator):
                     store.rescore(r.number, acc, batch_accuracy=r.accuracy, loss=loss,
                                   scored_on="validation split")
             done += len(rows)
-        store.set_meta(finalists_rescored=done)
         return done
 
     def _val_images(self) -> int:

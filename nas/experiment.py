@@ -427,14 +427,15 @@ def run_experiment(kind: str, make_plan: Callable[[SearchConfig, Any], Plan],
                 reporter.stop()
         retrained = []
         k = config.retrain if config.retrain is not None else evaluator.default_retrain
+        rescored = 0
         if kind == "search" and loop.finished:
             from evaluators.executors import local_device
-            evaluator.finish(store, data, device=local_device(config.execution))
+            rescored = evaluator.finish(store, data, device=local_device(config.execution))
         if kind == "search" and loop.finished and k:
             retrained = retrain_top(store, config, k, data, reporter)
         best = store.best()
-        if retrained and best is not None:
-            store.write_best(best)       # the best stand-alone child (its retrained weights)
+        if (retrained or rescored) and best is not None:
+            store.write_best(best)       # the best stand-alone child / re-scored finalist
         failed = store.rows("status='failed' AND source='trained'", limit=1)
         return SearchSummary(store.root, store.counts(), store.leaderboard(config.top),
                              best, loop.finished, loop.exhausted, time.time() - t0,

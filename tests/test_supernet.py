@@ -313,8 +313,27 @@ def test_enas_finalists_are_rescored_until_the_top_holds_whole_split_scores(tmp_
         top = store.leaderboard(10)
         rest = [r for r in store.rows("source='trained' AND status='ok'")
                 if "batch_accuracy" not in r.result.metrics]
-        assert store.meta("finalists_rescored") >= 10
+        best = json.loads((summary.root / "best.json").read_text())
+        assert best["trial"] == top[0].number      # best.json follows the re-scored leader
     finally:
         store.close()
     assert all(r.result.metrics["scored_on"] == "validation split" for r in top)
     assert rest and all(r.accuracy <= top[-1].accuracy for r in rest)
+
+
+def test_rescoring_continues_when_a_finished_search_is_resumed_with_more_trials(tmp_path):
+    """A finished ENAS search resumed with more trials re-scores its new finalists too: no
+    batch score among the top 10 afterwards."""
+    from nas.experiment import run_search
+    cfg = SearchConfig(space="exhaustive", controller="reinforce", evaluator="supernet",
+                       evaluator_options={"mode": "enas"}, trials=12, retrain=0,
+                       out=str(tmp_path / "enas")).replace(epochs=2)
+    summary = run_search(cfg)
+    run_search(resume=summary.root, overrides={"trials": 24})
+    store = ExperimentStore.open(summary.root)
+    try:
+        assert store.counts()["trained"] == 24
+        assert all(r.result.metrics.get("scored_on") == "validation split"
+                   for r in store.leaderboard(10))
+    finally:
+        store.close()
