@@ -143,14 +143,14 @@ class Controller(abc.ABC):
             return a, True
         best, e = a, excess(a)
         for _ in range(self._draws - 1):
-            if e == 0:
+            if e == 0:                   # (e reaches 0 only on the latest draw)
                 return a, True
             withdraw(a)
             a = draw()
             ea = excess(a)
             if ea < e:
                 best, e = a, ea
-        if excess(a) == 0:
+        if e == 0:
             return a, True
         withdraw(a)
         best, e = self._repair(best, e, excess, new)

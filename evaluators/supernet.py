@@ -175,7 +175,6 @@ class SupernetEvaluator(Evaluator):
         ``batch_accuracy``."""
         if self._val_images() == 0 or self.space is None:
             return 0
-        import torch
         dd = self._device_data(data, device)
         if self._val_images() >= len(dd.eval_y):
             return 0
@@ -195,12 +194,11 @@ class SupernetEvaluator(Evaluator):
                               order="accuracy DESC, params ASC, number ASC")
             if not rows:
                 break
-            with torch.no_grad():
-                for r in rows:
-                    acc, loss = self._score(Genome.from_dict(r.genome), dd, config.seed,
-                                            r.number, config.recipe, whole=True)
-                    store.rescore(r.number, acc, batch_accuracy=r.accuracy, loss=loss,
-                                  scored_on="validation split")
+            for r in rows:
+                acc, loss = self.score(Genome.from_dict(r.genome), dd, config.seed, r.number,
+                                       config.recipe, whole=True)
+                store.rescore(r.number, acc, batch_accuracy=r.accuracy, loss=loss,
+                              scored_on="validation split")
             done += len(rows)
         return done
 
@@ -336,12 +334,14 @@ class SupernetEvaluator(Evaluator):
     def genome(self, assignment: dict, data) -> Genome:
         return fit_to_data(self.space.decode_cached(assignment), data)
 
-    def score(self, genome: Genome, dd, seed: int, number: int, recipe) -> tuple[float, float]:
+    def score(self, genome: Genome, dd, seed: int, number: int, recipe,
+              whole: bool = False) -> tuple[float, float]:
         """Accuracy and loss of a child with inherited weights on the validation split (or a
-        batch of it), after recomputing its BN statistics on training batches."""
+        batch of it; ``whole``: the whole split), after recomputing its BN statistics on training
+        batches."""
         import torch
         with torch.no_grad():
-            return self._score(genome, dd, seed, number, recipe)
+            return self._score(genome, dd, seed, number, recipe, whole)
 
     def _score(self, genome, dd, seed, number, recipe, whole: bool = False):
         import torch

@@ -44,7 +44,6 @@ class Constraints:
                 return f"{name} {human(cost[name], spec='.4g')} > max_{name} {human(bound, spec='.4g')}"
         return None
 
-
     def excess(self, cost: Mapping[str, float]) -> float:
         """How far a candidate of this cost is outside the bounds: the sum of its relative
         overshoots (``flops / max_flops - 1`` …); 0 inside. What repairing a proposal into

@@ -262,21 +262,19 @@ class ExperimentStore:
     def add_metrics(self, number: int, **metrics: Any) -> None:
         """Merge ``metrics`` into a finished trial's metrics (e.g. the stand-alone accuracy of
         a candidate a supernet scored)."""
-        row = self.row(number)
-        merged = {**(row.result.metrics if row.result else {}), **metrics}
-        with self.conn:
-            self.conn.execute("UPDATE trials SET metrics=? WHERE number=?",
-                              (_dumps(merged), number))
+        self._merge(number, metrics)
 
     def rescore(self, number: int, accuracy: float, **metrics: Any) -> None:
         """Replace a finished trial's accuracy by a better estimate (the leaderboard, best and
         export follow it), merging ``metrics`` (e.g. the estimate it replaces)."""
+        self._merge(number, {**metrics, "accuracy": accuracy}, accuracy=accuracy)
+
+    def _merge(self, number: int, metrics: dict, accuracy: float | None = None) -> None:
         row = self.row(number)
-        merged = {**(row.result.metrics if row.result else {}), **metrics,
-                  "accuracy": accuracy}
+        merged = _dumps({**(row.result.metrics if row.result else {}), **metrics})
         with self.conn:
-            self.conn.execute("UPDATE trials SET accuracy=?, metrics=? WHERE number=?",
-                              (accuracy, _dumps(merged), number))
+            self.conn.execute("UPDATE trials SET accuracy=COALESCE(?, accuracy), metrics=? "
+                              "WHERE number=?", (accuracy, merged, number))
 
     def set_error(self, number: int, error: str) -> None:
         with self.conn:

@@ -144,14 +144,18 @@ def test_tiny_supernet_search_through_the_cli(tmp_path):
     assert abs(val_accuracy(out, tmp_path / "b.pt") - top["standalone_accuracy"]) <= 1e-6
 
 
+def _enas_search(tmp_path, trials: int):
+    """A tiny ENAS search on exhaustive (2 supernet epochs, no retraining) and its config."""
+    from nas.experiment import run_search
+    cfg = SearchConfig(space="exhaustive", controller="reinforce", evaluator="supernet",
+                       evaluator_options={"mode": "enas"}, trials=trials, retrain=0,
+                       out=str(tmp_path / "enas")).replace(epochs=2)
+    return run_search(cfg), cfg
+
 def test_enas_trains_through_the_controller(tmp_path):
     """mode=enas: shared-weight epochs alternate with controller steps (the epoch count grows
     with the trial number), the paths come from the controller's policy."""
-    from nas.experiment import run_search
-    cfg = SearchConfig(space="exhaustive", controller="reinforce", evaluator="supernet",
-                       evaluator_options={"mode": "enas"}, trials=8, retrain=0,
-                       out=str(tmp_path / "enas")).replace(epochs=2)
-    summary = run_search(cfg)
+    summary, cfg = _enas_search(tmp_path, 8)
     store = ExperimentStore.open(summary.root)
     try:
         rows = [r for r in store.rows() if r.source == "trained"]
@@ -303,11 +307,7 @@ def test_enas_finalists_are_rescored_until_the_top_holds_whole_split_scores(tmp_
     """30 children rewarded on batches of 64: after the search the leaderboard's top 10 are
     all scored on the whole validation split, and every child still holding a batch score
     ranks below them (no mixed scales at the top)."""
-    from nas.experiment import run_search
-    cfg = SearchConfig(space="exhaustive", controller="reinforce", evaluator="supernet",
-                       evaluator_options={"mode": "enas"}, trials=30, retrain=0,
-                       out=str(tmp_path / "enas")).replace(epochs=2)
-    summary = run_search(cfg)
+    summary, _ = _enas_search(tmp_path, 30)
     store = ExperimentStore.open(summary.root)
     try:
         top = store.leaderboard(10)
@@ -325,10 +325,7 @@ def test_rescoring_continues_when_a_finished_search_is_resumed_with_more_trials(
     """A finished ENAS search resumed with more trials re-scores its new finalists too: no
     batch score among the top 10 afterwards."""
     from nas.experiment import run_search
-    cfg = SearchConfig(space="exhaustive", controller="reinforce", evaluator="supernet",
-                       evaluator_options={"mode": "enas"}, trials=12, retrain=0,
-                       out=str(tmp_path / "enas")).replace(epochs=2)
-    summary = run_search(cfg)
+    summary, _ = _enas_search(tmp_path, 12)
     run_search(resume=summary.root, overrides={"trials": 24})
     store = ExperimentStore.open(summary.root)
     try:
